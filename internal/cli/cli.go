@@ -1,0 +1,158 @@
+// Package cli is the microvm command: microvm.nix's short forms and the
+// long verbs, one file per verb.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/microvm-host/microvm/internal/source"
+	"github.com/microvm-host/microvm/internal/state"
+)
+
+// Exit codes.
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitUsage   = 2
+)
+
+// errUsage marks errors in how the command was called.
+var errUsage = errors.New("usage")
+
+// usageError is an error in how the command was called (exit 2).
+func usageError(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+}
+
+// exitError carries an exit code without a message, e.g. the hypervisor's
+// own exit status from run, or a failure that was already reported.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// ExitCode maps an error returned by Run to the process exit code.
+func ExitCode(err error) int {
+	var ee exitError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, errUsage):
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+// Message is what main prints for err; "" when nothing should be printed.
+func Message(err error) string {
+	var ee exitError
+	if err == nil || errors.As(err, &ee) {
+		return ""
+	}
+	return "microvm: " + strings.TrimPrefix(err.Error(), errUsage.Error()+": ")
+}
+
+// env is what every verb needs: the streams, the state directory and the
+// way runners are built. Verbs get it from their constructor, never from
+// package-level variables.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	stateRoot      string
+	builder        *source.Builder
+}
+
+func (e *env) state() (*state.Dir, error) { return state.Open(e.stateRoot) }
+
+// color reports whether stdout gets ANSI colours: only on a terminal, and
+// never with NO_COLOR set (https://no-color.org).
+func (e *env) color() bool {
+	if _, ok := os.LookupEnv("NO_COLOR"); ok {
+		return false
+	}
+	f, ok := e.stdout.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func (e *env) printf(format string, args ...any) { fmt.Fprintf(e.stdout, format, args...) }
+
+// Run runs the microvm command with args (without the program name).
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	args, err := translateLegacy(args, stderr)
+	if err != nil {
+		return err
+	}
+	root := newRootCmd(&env{stdin: stdin, stdout: stdout, stderr: stderr, builder: source.NewBuilder(stderr)})
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	return root.ExecuteContext(ctx)
+}
+
+func newRootCmd(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "microvm",
+		Short: "Run MicroVM runner packages as supervised VMs",
+		Long: `microvm runs MicroVM runner packages (microvm.nix's convention) on any Linux host.
+
+microvm.nix's short forms keep working:
+  microvm -c NAME [-f SOURCE]   create
+  microvm -u NAME... [-R]       update (and restart)
+  microvm -r NAME               run in the foreground
+  microvm -l                    list`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if e.stateRoot == "" {
+				e.stateRoot = os.Getenv(state.EnvRoot)
+			}
+			if e.stateRoot == "" {
+				e.stateRoot = state.DefaultRoot
+			}
+			return nil
+		},
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError("unknown verb %q; see microvm --help", args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return usageError("no verb given; see microvm --help")
+		},
+	}
+	root.PersistentFlags().StringVar(&e.stateRoot, "state-dir", "", "state directory (default $"+state.EnvRoot+" or "+state.DefaultRoot+")")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usageError("%v (see %s --help)", err, cmd.CommandPath())
+	})
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.AddCommand(
+		newCreateCmd(e),
+		newUpdateCmd(e),
+		newListCmd(e),
+		newRunCmd(e),
+		newRemoveCmd(e),
+	)
+	return root
+}
+
+// args wraps a cobra positional-argument check so that its failure is a
+// usage error (exit 2).
+func args(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := check(cmd, a); err != nil {
+			return usageError("%v (see %s --help)", err, cmd.CommandPath())
+		}
+		return nil
+	}
+}

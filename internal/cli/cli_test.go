@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestMain installs the real command tree as the `microvm` executable of
+// the scripts, so they run it as users do: as a separate process, which
+// tests can also interrupt or kill.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"microvm": func() {
+			err := Run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+			if msg := Message(err); msg != "" {
+				fmt.Fprintln(os.Stderr, msg)
+			}
+			os.Exit(ExitCode(err))
+		},
+	})
+}
+
+// TestScripts runs testdata/script/*.txtar against a fresh state directory
+// ($MICROVM_STATE_DIR = $WORK/state) each.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("MICROVM_STATE_DIR", filepath.Join(env.WorkDir, "state"))
+			env.Setenv("NO_COLOR", "1")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitfile":  cmdWaitFile,
+			"snapshot":  cmdSnapshot,
+			"unchanged": cmdUnchanged,
+		},
+	})
+}
+
+// waitfile PATH: wait (up to 30 s) until PATH exists.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: waitfile PATH")
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Lstat(ts.MkAbs(args[0])); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("%s did not appear", args[0])
+}
+
+// snapshot DIR: remember DIR's tree for a later `unchanged DIR`.
+func cmdSnapshot(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: snapshot DIR")
+	}
+	ts.Setenv("SNAPSHOT_"+envKey(args[0]), treeDigest(ts, args[0]))
+}
+
+// unchanged DIR: DIR's tree equals the last snapshot of it: same entries,
+// types, modes, file contents and link targets. Lock files do not count:
+// they are empty, hold no state, and cannot be removed safely while
+// another process may be waiting on them.
+func cmdUnchanged(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: unchanged DIR")
+	}
+	before := ts.Getenv("SNAPSHOT_" + envKey(args[0]))
+	if before == "" {
+		ts.Fatalf("no snapshot of %s", args[0])
+	}
+	now := treeDigest(ts, args[0])
+	if (now == before) == neg {
+		ts.Fatalf("%s changed:\nbefore:\n%s\nnow:\n%s", args[0], decodeTree(before), decodeTree(now))
+	}
+}
+
+func envKey(p string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, p)
+}
+
+// treeDigest describes a tree one entry a line; it is stored in the
+// script's environment, so newlines are encoded.
+func treeDigest(ts *testscript.TestScript, dir string) string {
+	root := ts.MkAbs(dir)
+	var lines []string
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if rel == ".locks" || strings.HasPrefix(rel, ".locks/") {
+			return nil
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return err
+		}
+		line := rel + " " + fi.Mode().String()
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			t, _ := os.Readlink(p)
+			line += " -> " + t
+		case fi.Mode().IsRegular():
+			b, _ := os.ReadFile(p)
+			sum := sha256.Sum256(b)
+			line += " " + hex.EncodeToString(sum[:8])
+		}
+		lines = append(lines, line)
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		ts.Fatalf("walking %s: %v", dir, err)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "|")
+}
+
+func decodeTree(s string) string { return strings.ReplaceAll(s, "|", "\n") }

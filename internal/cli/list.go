@@ -1,0 +1,237 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/microvm-host/microvm/internal/source"
+	"github.com/microvm-host/microvm/internal/state"
+)
+
+// VM statuses, in microvm.nix's order of precedence.
+const (
+	statusOutdated  = "outdated"   // the source would build another version
+	statusStale     = "stale"      // booted differs from current: restart to boot it
+	statusCurrent   = "current"    // booted and current
+	statusNotBooted = "not-booted" // current, not booted
+	statusBroken    = "broken"     // the entry is not a usable VM (see problems)
+)
+
+// listEntry is one VM in list's output (and its --json schema).
+type listEntry struct {
+	Name            string        `json:"name"`
+	Status          string        `json:"status"`
+	Running         bool          `json:"running"`
+	Booted          bool          `json:"booted"`
+	Current         string        `json:"current,omitempty"`
+	CurrentVersion  string        `json:"currentVersion,omitempty"`
+	BootedVersion   string        `json:"bootedVersion,omitempty"`
+	ExpectedVersion string        `json:"expectedVersion,omitempty"`
+	Source          *state.Source `json:"source,omitempty"`
+	Note            string        `json:"note,omitempty"` // why the expected version is unknown
+	Problems        []string      `json:"problems,omitempty"`
+}
+
+func newListCmd(e *env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [--json]",
+		Short: "List VMs and whether they run their newest version (-l)",
+		Long: `List every VM of the state directory with its status:
+  current      booted, and booted is what current and its source say
+  not-booted   not booted; current is up to date
+  stale        booted runs another version than current: restart it
+  outdated     the recorded source would build another version: update it
+  broken       the entry is not a usable VM; the problem is shown
+Versions are the guest systems runners name (share/microvm/system), or the
+runners themselves when they name none. The name is green when the VM
+runs, yellow when it is booted but nothing runs (crashed), red otherwise.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := e.state()
+			if err != nil {
+				return err
+			}
+			vms, err := d.List()
+			if err != nil {
+				return err
+			}
+			entries := listEntries(cmd.Context(), e.builder, d, vms)
+			if asJSON {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(entries)
+			}
+			printList(e, entries)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// listEntries computes every VM's status. Sources shared by several VMs
+// are evaluated once.
+func listEntries(ctx context.Context, b *source.Builder, d *state.Dir, vms []state.VM) []listEntry {
+	entries := make([]listEntry, 0, len(vms))
+	cache := map[expectKey]expectResult{}
+	for i := range vms {
+		entries = append(entries, listEntryOf(ctx, b, d, &vms[i], cache))
+	}
+	return entries
+}
+
+type expectKey struct {
+	src        state.Source
+	name       string
+	withSystem bool
+}
+
+type expectResult struct {
+	exp source.Expected
+	err error
+}
+
+func listEntryOf(ctx context.Context, b *source.Builder, d *state.Dir, vm *state.VM, cache map[expectKey]expectResult) listEntry {
+	le := listEntry{
+		Name:     vm.Name,
+		Running:  vm.Running,
+		Booted:   vm.Booted != "",
+		Current:  vm.Current,
+		Source:   vm.Source,
+		Problems: vm.Problems,
+	}
+	if vm.Broken() {
+		le.Status = statusBroken
+		return le
+	}
+	le.CurrentVersion = version(vm.CurrentSystem, vm.Current)
+	if le.Booted {
+		le.BootedVersion = version(vm.BootedSystem, vm.Booted)
+	}
+
+	outdated := false
+	switch {
+	case vm.Toplevel != "":
+		le.ExpectedVersion = vm.Toplevel
+		outdated = vm.CurrentSystem != vm.Toplevel
+	case vm.Source != nil:
+		k := expectKey{*vm.Source, vm.Name, vm.CurrentSystem != ""}
+		r, ok := cache[k]
+		if !ok {
+			r.exp, r.err = b.Expect(ctx, *vm.Source, vm.Name, k.withSystem)
+			cache[k] = r
+		}
+		switch {
+		case r.err != nil:
+			le.Note = r.err.Error()
+		case r.exp.System != "":
+			le.ExpectedVersion = r.exp.System
+			outdated = r.exp.System != vm.CurrentSystem
+		case vm.Source.Kind == state.SourceRunner:
+			// The source's content hash names the store entry it
+			// would be imported as.
+			le.ExpectedVersion = d.StorePath(r.exp.Runner)
+			outdated = le.ExpectedVersion != vm.Current
+		default:
+			le.ExpectedVersion = r.exp.Runner
+			outdated = r.exp.Runner != vm.Current
+		}
+	default:
+		le.Note = "no source recorded"
+	}
+
+	switch {
+	case outdated:
+		le.Status = statusOutdated
+	case le.Booted && le.BootedVersion != le.CurrentVersion:
+		le.Status = statusStale
+	case le.Booted:
+		le.Status = statusCurrent
+	default:
+		le.Status = statusNotBooted
+	}
+	return le
+}
+
+// version is what identifies a runner: the guest system it names, or
+// itself.
+func version(system, runner string) string {
+	if system != "" {
+		return system
+	}
+	return runner
+}
+
+// ANSI codes, as microvm.nix prints them.
+const (
+	ansiReset      = "\033[0m"
+	ansiRed        = "\033[0;31m"
+	ansiGreen      = "\033[0;32m"
+	ansiBoldRed    = "\033[1;31m"
+	ansiBoldYellow = "\033[1;33m"
+	ansiBoldGreen  = "\033[1;32m"
+	ansiBoldCyan   = "\033[1;36m"
+)
+
+// printList prints microvm.nix's list format: the name coloured by
+// whether the VM runs, one status, and the command that fixes it.
+func printList(e *env, entries []listEntry) {
+	c := func(code, s string) string { return s }
+	if e.color() {
+		c = func(code, s string) string { return code + s + ansiReset }
+	}
+	for _, le := range entries {
+		nameColor := ansiBoldRed
+		switch {
+		case le.Running:
+			nameColor = ansiBoldGreen
+		case le.Booted:
+			nameColor = ansiBoldYellow
+		}
+		var b strings.Builder
+		b.WriteString(c(nameColor, le.Name) + ": ")
+		switch le.Status {
+		case statusBroken:
+			b.WriteString(c(ansiRed, "broken") + ": " + strings.Join(le.Problems, "; "))
+		case statusOutdated:
+			b.WriteString(c(ansiRed, "outdated") + "(" + c(ansiRed, display(le.CurrentVersion)) + "), rebuild(" +
+				c(ansiGreen, display(le.ExpectedVersion)) + ") and reboot: " + c(ansiBoldCyan, "microvm -Ru "+le.Name))
+		case statusStale:
+			b.WriteString(c(ansiRed, "stale") + "(" + c(ansiGreen, display(le.BootedVersion)) + "), reboot(" +
+				c(ansiGreen, display(le.CurrentVersion)) + "): restart it")
+		case statusCurrent:
+			b.WriteString(c(ansiGreen, "current") + "(" + c(ansiGreen, display(le.BootedVersion)) + ")")
+		case statusNotBooted:
+			b.WriteString(c(ansiGreen, "current") + "(" + c(ansiGreen, display(le.CurrentVersion)) + "), not booted: " +
+				c(ansiBoldCyan, "microvm run "+le.Name))
+		}
+		if le.Note != "" {
+			b.WriteString(" (" + le.Note + ")")
+		}
+		b.WriteString("\n")
+		e.stdout.Write([]byte(b.String()))
+	}
+}
+
+// display shortens a version for humans: Nix store paths lose their hash
+// (as microvm.nix shows them), state store entries become "runner HASH".
+func display(v string) string {
+	base := filepath.Base(v)
+	switch {
+	case state.InNixStore(v):
+		if i := strings.IndexByte(base, '-'); i >= 0 {
+			return base[i+1:]
+		}
+	case strings.Contains(v, "/"+state.StoreDir+"/"):
+		if len(base) > 12 {
+			base = base[:12]
+		}
+		return "runner " + base
+	}
+	return v
+}

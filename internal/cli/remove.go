@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/microvm-host/microvm/internal/state"
+)
+
+func newRemoveCmd(e *env) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "remove NAME...",
+		Short: "Remove stopped VMs and the runners only they used",
+		Long: `Remove the VM directories (links, source record, volumes and sockets kept
+there) and garbage-collect runners no other VM references. A VM that is
+booted is refused: stop it first. --force removes a VM whose booted link
+was left behind by a crash (no process runs), never a running one.`,
+		Args: args(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, names []string) error {
+			for _, name := range names {
+				if err := remove(cmd.Context(), e, name, force); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "remove even if a stale booted link exists (never a running VM)")
+	return cmd
+}
+
+func remove(ctx context.Context, e *env, name string, force bool) error {
+	if err := state.CheckName(name); err != nil {
+		return usageError("%v", err)
+	}
+	d, err := e.state()
+	if err != nil {
+		return err
+	}
+	unlock, err := d.Lock(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if !d.Exists(name) {
+		return fmt.Errorf("removing %q: %w", name, state.ErrNotExist)
+	}
+	vm := d.Inspect(name)
+	switch {
+	case vm.Running:
+		return fmt.Errorf("removing %q: it is running (pid %d); stop it first", name, vm.Process.PID)
+	case vm.Booted != "" && !force:
+		return fmt.Errorf("removing %q: it is booted (booted link exists) but no process of it runs; if it crashed, pass --force", name)
+	}
+	if err := d.Remove(name); err != nil {
+		return err
+	}
+	if err := removeGCRoots(name); err != nil {
+		fmt.Fprintf(e.stderr, "microvm: warning: %v\n", err)
+	}
+	removed, err := d.GC(ctx)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "microvm: warning: %v\n", err)
+	}
+	e.printf("Removed MicroVM %s", name)
+	if len(removed) > 0 {
+		e.printf(" and %d unused runner(s)", len(removed))
+	}
+	e.printf(".\n")
+	return nil
+}

@@ -1,0 +1,171 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/microvm-host/microvm/internal/runner"
+	"github.com/microvm-host/microvm/internal/state"
+)
+
+// HostPrep prepares the host for a runner before it starts and undoes that
+// after it stopped: taps, macvtaps, VFIO devices, virtiofsd. Setup gets
+// the runner to start (current), Teardown the one that ran (booted), as
+// microvm.nix's units do.
+type HostPrep interface {
+	Setup(ctx context.Context, vmDir string, r *runner.Runner) error
+	Teardown(ctx context.Context, vmDir string, r *runner.Runner) error
+}
+
+// noHostPrep is used until host preparation lands: runners that need taps
+// or virtiofsd must have them prepared by other means.
+type noHostPrep struct{}
+
+func (noHostPrep) Setup(context.Context, string, *runner.Runner) error    { return nil }
+func (noHostPrep) Teardown(context.Context, string, *runner.Runner) error { return nil }
+
+func newRunCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "run NAME",
+		Short: "Run a VM in the foreground (-r NAME)",
+		Long: `Run the VM's current runner in the foreground, in the VM's directory,
+until the hypervisor exits; microvm exits with its status. booted points at
+the running runner meanwhile. SIGINT and SIGTERM are passed on to the
+hypervisor, which decides how to stop.`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return run(cmd.Context(), e, a[0], noHostPrep{})
+		},
+	}
+}
+
+func run(ctx context.Context, e *env, name string, prep HostPrep) error {
+	if err := state.CheckName(name); err != nil {
+		return usageError("%v", err)
+	}
+	d, err := e.state()
+	if err != nil {
+		return err
+	}
+	r, err := boot(ctx, d, name, prep)
+	if err != nil {
+		return err
+	}
+	vmDir := d.VMPath(name)
+	runErr := runHypervisor(e, vmDir, r)
+	// Teardown must happen even if our caller gave up (Ctrl-C): use a
+	// fresh context.
+	if err := shutdownBooted(context.WithoutCancel(ctx), d, name, r, prep); err != nil {
+		return errors.Join(runErr, err)
+	}
+	return runErr
+}
+
+// boot marks the VM booted and prepares the host, under the VM's lock.
+func boot(ctx context.Context, d *state.Dir, name string, prep HostPrep) (*runner.Runner, error) {
+	unlock, err := d.Lock(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	vm := d.Inspect(name)
+	switch {
+	case !d.Exists(name):
+		return nil, fmt.Errorf("running %q: %w", name, state.ErrNotExist)
+	case vm.Running:
+		return nil, fmt.Errorf("running %q: already running (pid %d)", name, vm.Process.PID)
+	case vm.Current == "":
+		return nil, fmt.Errorf("running %q: no current runner", name)
+	}
+	if vm.Booted != "" {
+		// Left behind by a crash: finish its teardown before setting up
+		// again, with the runner that was booted.
+		if old, err := runner.Load(vm.Booted); err == nil {
+			if err := prep.Teardown(ctx, vm.Dir, old); err != nil {
+				return nil, fmt.Errorf("running %q: tearing down after an earlier crash: %w", name, err)
+			}
+		}
+	}
+	r, err := runner.Load(vm.Current)
+	if err != nil {
+		return nil, invalidRunner(vm.Current, err)
+	}
+	if err := r.CheckPaths(vm.Dir); err != nil {
+		return nil, fmt.Errorf("running %q: %w", name, err)
+	}
+	// booted exists before the first setup step, so a crash at any later
+	// point leaves enough behind for teardown.
+	if err := d.SetLink(name, state.BootedLink, vm.Current); err != nil {
+		return nil, err
+	}
+	if err := prep.Setup(ctx, vm.Dir, r); err != nil {
+		tdErr := prep.Teardown(context.WithoutCancel(ctx), vm.Dir, r)
+		d.RemoveLink(name, state.BootedLink)
+		return nil, errors.Join(fmt.Errorf("preparing host for %q: %w", name, err), tdErr)
+	}
+	return r, nil
+}
+
+// runHypervisor runs bin/microvm-run of the booted runner until it exits.
+// It execs the booted path, not current: an update meanwhile must not
+// change what is running.
+func runHypervisor(e *env, vmDir string, r *runner.Runner) error {
+	cmd := exec.Command(filepath.Join(r.Dir, runner.RunScript))
+	cmd.Dir = vmDir
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.stdout, e.stderr
+	// Signals: on a terminal, Ctrl-C reaches the hypervisor directly (same
+	// process group); we only keep ourselves alive to tear down, and pass
+	// on signals sent to us alone (kill, a service manager).
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", cmd.Path, err)
+	}
+	if p, err := state.ProcessOf(cmd.Process.Pid); err == nil {
+		state.WriteProcess(vmDir, p)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	for {
+		select {
+		case sig := <-sigs:
+			cmd.Process.Signal(sig)
+		case err := <-done:
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+					return exitError{code: 128 + int(ws.Signal())}
+				}
+				return exitError{code: ee.ExitCode()}
+			}
+			return err
+		}
+	}
+}
+
+// shutdownBooted tears the host down with the booted runner and forgets
+// that the VM runs; booted goes last (microvm.nix #469 removed it first
+// and left taps behind).
+func shutdownBooted(ctx context.Context, d *state.Dir, name string, r *runner.Runner, prep HostPrep) error {
+	unlock, err := d.Lock(ctx, name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	tdErr := prep.Teardown(ctx, d.VMPath(name), r)
+	rmErr := state.RemoveProcess(d.VMPath(name))
+	if tdErr != nil {
+		// booted stays, so the teardown can be retried from it.
+		return errors.Join(fmt.Errorf("tearing down host for %q: %w", name, tdErr), rmErr)
+	}
+	return errors.Join(rmErr, d.RemoveLink(name, state.BootedLink))
+}

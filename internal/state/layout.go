@@ -1,0 +1,37 @@
+// Package state manages the state directory: one directory per VM in
+// microvm.nix's layout, a content-addressed store for runner packages that
+// do not live in a Nix store, per-VM locks, and garbage collection.
+package state
+
+// DefaultRoot is microvm.nix's state directory.
+const DefaultRoot = "/var/lib/microvms"
+
+// EnvRoot overrides DefaultRoot; --state-dir overrides both.
+const EnvRoot = "MICROVM_STATE_DIR"
+
+// Entries of a VM directory, NAME/... . The names are microvm.nix's, so a
+// state directory written by either host can be read by the other.
+const (
+	CurrentLink  = "current"     // runner to start next
+	BootedLink   = "booted"      // runner running now (from before setup until after teardown)
+	OldLink      = "old"         // runner that current replaced
+	FlakeFile    = "flake"       // flake reference update rebuilds from (no trailing newline)
+	SourceFile   = "source.json" // any other source: see Source
+	ToplevelLink = "toplevel"    // marks a fully declarative VM; update refuses it
+	ProcessFile  = "process"     // pid and start time of the running hypervisor
+)
+
+// Entries of the state directory itself. They start with a dot, which no
+// VM name may, so they can never collide with a VM directory.
+const (
+	StoreDir = ".store" // content-addressed runner packages
+	LocksDir = ".locks" // one lock file per VM name, plus StoreLock
+	TmpDir   = ".tmp"   // staging area; renamed into place when complete
+)
+
+// StoreLock serialises garbage collection against imports: imports hold it
+// shared until their link is in place, GC holds it exclusively.
+const StoreLock = ".store"
+
+// nixStore is where Nix-built runners live; they are linked, never copied.
+const nixStore = "/nix/store/"

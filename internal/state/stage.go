@@ -1,0 +1,73 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Staging is a VM directory being assembled in TmpDir. Nothing of it is
+// visible under the VM's name until Commit renames it into place, so an
+// interrupted create leaves no half-written VM behind.
+type Staging struct {
+	d    *Dir
+	name string
+	Path string
+}
+
+// Stage starts a new VM directory for name. The caller must hold the VM's
+// lock (see Lock); leftovers of a previous attempt were removed then.
+func (d *Dir) Stage(name string) (*Staging, error) {
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
+	if err := d.ensure(); err != nil {
+		return nil, err
+	}
+	p, err := os.MkdirTemp(filepath.Join(d.Root, TmpDir), stagingPrefix(name))
+	if err != nil {
+		return nil, fmt.Errorf("staging VM %q: %w", name, err)
+	}
+	return &Staging{d: d, name: name, Path: p}, nil
+}
+
+// SetLink is Dir.SetLink for the staged directory.
+func (s *Staging) SetLink(link, target string) error { return setLink(s.d.Root, s.Path, link, target) }
+
+// Commit moves the staged directory into place. It refuses, atomically,
+// when a directory of that name appeared meanwhile.
+func (s *Staging) Commit() error {
+	if err := os.Chmod(s.Path, 0o755); err != nil {
+		return fmt.Errorf("committing VM %q: %w", s.name, err)
+	}
+	err := unix.Renameat2(unix.AT_FDCWD, s.Path, unix.AT_FDCWD, s.d.VMPath(s.name), unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("VM %q: %s %w", s.name, s.d.VMPath(s.name), ErrExists)
+	}
+	if err != nil {
+		return fmt.Errorf("committing VM %q: %w", s.name, err)
+	}
+	return nil
+}
+
+// Abort removes the staged directory; after Commit it does nothing.
+func (s *Staging) Abort() {
+	os.RemoveAll(s.Path)
+}
+
+func stagingPrefix(name string) string { return "vm-" + name + "." }
+
+// removeStaging deletes what interrupted commands on name left in TmpDir.
+// Only the lock holder calls it, so nobody else is using those entries.
+func (d *Dir) removeStaging(name string) {
+	entries, _ := os.ReadDir(filepath.Join(d.Root, TmpDir))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), stagingPrefix(name)) {
+			os.RemoveAll(filepath.Join(d.Root, TmpDir, e.Name()))
+		}
+	}
+}
