@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -84,6 +86,19 @@ func (e *env) color() bool {
 }
 
 func (e *env) printf(format string, args ...any) { fmt.Fprintf(e.stdout, format, args...) }
+
+// Main runs the command as a process does: interrupts cancel the context
+// (so commands stop at a safe point and clean up what they staged), the
+// error is printed, and the exit code returned.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := Run(ctx, args, stdin, stdout, stderr)
+	if msg := Message(err); msg != "" {
+		fmt.Fprintln(stderr, msg)
+	}
+	return ExitCode(err)
+}
 
 // Run runs the microvm command with args (without the program name).
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {

@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -21,13 +19,7 @@ import (
 // tests can also interrupt or kill.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"microvm": func() {
-			err := Run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-			if msg := Message(err); msg != "" {
-				fmt.Fprintln(os.Stderr, msg)
-			}
-			os.Exit(ExitCode(err))
-		},
+		"microvm": func() { os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
 	})
 }
 
