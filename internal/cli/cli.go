@@ -157,6 +157,9 @@ microvm.nix's short forms keep working:
 		newListCmd(e),
 		newRunCmd(e),
 		newRemoveCmd(e),
+		newBuildCmd(e),
+		newGuestCmd(e),
+		newRunnerCmd(e),
 	)
 	return root
 }

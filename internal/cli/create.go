@@ -29,6 +29,7 @@ replaced.`,
 		},
 	}
 	cmd.Flags().StringVarP(&from, "from", "f", "", "source to build the runner from (default "+source.DefaultFlake+")")
+	addKVMFlag(cmd, e)
 	return cmd
 }
 

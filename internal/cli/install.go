@@ -25,8 +25,10 @@ func install(ctx context.Context, e *env, d *state.Dir, src state.Source, name, 
 	if err != nil {
 		return installed{}, err
 	}
-	// nix's result link is only needed until the runner is linked.
+	// What the build left in workDir (nix's result link, a generated
+	// runner) is only needed until the runner is in the store.
 	defer os.Remove(filepath.Join(workDir, "result"))
+	defer os.RemoveAll(filepath.Join(workDir, "runner"))
 	r, err := runner.Load(dir)
 	if err != nil {
 		return installed{}, invalidRunner(dir, err)

@@ -88,6 +88,7 @@ func listEntries(ctx context.Context, b *source.Builder, d *state.Dir, vms []sta
 type expectKey struct {
 	src        state.Source
 	name       string
+	current    string // spec sources compare against its build record
 	withSystem bool
 }
 
@@ -120,10 +121,13 @@ func listEntryOf(ctx context.Context, b *source.Builder, d *state.Dir, vm *state
 		le.ExpectedVersion = vm.Toplevel
 		outdated = vm.CurrentSystem != vm.Toplevel
 	case vm.Source != nil:
-		k := expectKey{*vm.Source, vm.Name, vm.CurrentSystem != ""}
+		k := expectKey{*vm.Source, vm.Name, "", vm.CurrentSystem != ""}
+		if vm.Source.Kind == state.SourceSpec {
+			k.current = vm.Current
+		}
 		r, ok := cache[k]
 		if !ok {
-			r.exp, r.err = b.Expect(ctx, *vm.Source, vm.Name, k.withSystem)
+			r.exp, r.err = b.Expect(ctx, *vm.Source, vm.Name, vm.Current, k.withSystem)
 			cache[k] = r
 		}
 		switch {

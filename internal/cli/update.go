@@ -32,6 +32,7 @@ link) are managed by the host configuration and refused.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&restart, "restart", "R", false, "restart VMs whose booted runner changed")
+	addKVMFlag(cmd, e)
 	return cmd
 }
 

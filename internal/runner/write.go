@@ -24,6 +24,23 @@ type Script struct {
 type Package struct {
 	Runner
 	Scripts []Script
+	// Files are extra data files written to share/microvm/NAME, such as
+	// a hypervisor's config file. Their names must not be one of the
+	// convention's own files.
+	Files []File
+}
+
+// File is a data file that Write puts at share/microvm/Name.
+type File struct {
+	Name    string
+	Content []byte
+}
+
+// reservedFiles are the convention's own names in share/microvm.
+var reservedFiles = []string{
+	path.Base(TapInterfacesFile), path.Base(TapFlagsFile), path.Base(MacvtapInterfacesFile),
+	path.Base(PCIDevicesFile), path.Base(USBDevicesFile), path.Base(VirtiofsDir),
+	path.Base(SystemLink), path.Base(MetaFile),
 }
 
 // Write creates the runner package dir, which must not exist. It writes
@@ -89,6 +106,17 @@ func (p *Package) check() error {
 	}
 	if !names[path.Base(RunScript)] {
 		pr.add(RunScript, 0, "missing; expected an executable start script")
+	}
+	files := make(map[string]bool)
+	for _, f := range p.Files {
+		if err := checkFileName(f.Name); err != nil {
+			pr.add(ShareDir, 0, "file "+err.Error())
+			continue
+		}
+		if slices.Contains(reservedFiles, f.Name) || files[f.Name] {
+			pr.add(ShareDir+"/"+f.Name, 0, fmt.Sprintf("file name %q is taken", f.Name))
+		}
+		files[f.Name] = true
 	}
 	tags := make(map[string]bool)
 	for _, s := range p.Shares {
@@ -198,6 +226,10 @@ func (p *Package) entries() ([]entry, error) {
 			return nil, err
 		}
 		es = append(es, file(MetaFile, append(data, '\n')))
+	}
+	extra := slices.SortedFunc(slices.Values(p.Files), func(a, b File) int { return strings.Compare(a.Name, b.Name) })
+	for _, f := range extra {
+		es = append(es, file(ShareDir+"/"+f.Name, f.Content))
 	}
 	return es, nil
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/microvm-host/microvm/internal/hostfacts"
 	"github.com/microvm-host/microvm/internal/state"
 )
 
@@ -17,12 +18,25 @@ import (
 type Builder struct {
 	Nix    string    // the nix command; "" when nix is not installed
 	Stderr io.Writer // build logs go here
+	// Microvm is the microvm binary generated runners call.
+	Microvm string
+	// KVM is the hostfacts KVM mode for spec builds; CacheDir keeps
+	// probe results.
+	KVM      string
+	CacheDir string
 }
 
-// NewBuilder finds nix on PATH.
+// NewBuilder finds nix on PATH and this binary.
 func NewBuilder(stderr io.Writer) *Builder {
 	nix, _ := exec.LookPath("nix")
-	return &Builder{Nix: nix, Stderr: stderr}
+	self, err := os.Executable()
+	if err == nil {
+		self, err = filepath.EvalSymlinks(self)
+	}
+	if err != nil {
+		self = "microvm"
+	}
+	return &Builder{Nix: nix, Stderr: stderr, Microvm: self, KVM: hostfacts.KVMAuto, CacheDir: hostfacts.CacheDir()}
 }
 
 // Build produces the runner for the VM name from src and returns its
@@ -33,7 +47,7 @@ func (b *Builder) Build(ctx context.Context, src state.Source, name, workDir str
 	case state.SourceRunner:
 		return src.Ref, nil
 	case state.SourceSpec:
-		return "", fmt.Errorf("source %q: %w", src.Ref, ErrSpecUnsupported)
+		return b.buildSpec(ctx, src.Ref, name, filepath.Join(workDir, "runner"))
 	case state.SourceFlake:
 		if b.Nix == "" {
 			return "", fmt.Errorf("source %q is a flake, and building it needs nix, which is not installed; pass a runner directory with --from instead", src.Ref)
@@ -63,8 +77,11 @@ type Expected struct {
 // Expect computes what src would build for the VM name without building
 // it. withSystem says whether the system link is what to compare (the
 // current runner has one).
-func (b *Builder) Expect(ctx context.Context, src state.Source, name string, withSystem bool) (Expected, error) {
+func (b *Builder) Expect(ctx context.Context, src state.Source, name, current string, withSystem bool) (Expected, error) {
 	switch src.Kind {
+	case state.SourceSpec:
+		sys, err := b.expectSpec(src.Ref, name, current)
+		return Expected{System: sys}, err
 	case state.SourceRunner:
 		if withSystem {
 			t, err := os.Readlink(filepath.Join(src.Ref, "share/microvm/system"))
@@ -96,7 +113,7 @@ func (b *Builder) Expect(ctx context.Context, src state.Source, name string, wit
 		}
 		return Expected{Runner: out.String()}, nil
 	}
-	return Expected{}, fmt.Errorf("source %q: %w", src.Ref, ErrSpecUnsupported)
+	return Expected{}, fmt.Errorf("unknown source kind %q", src.Kind)
 }
 
 // nix runs nix with args; failures carry the argv and what nix said.

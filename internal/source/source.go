@@ -15,10 +15,6 @@ import (
 // DefaultFlake is microvm.nix's default source for create.
 const DefaultFlake = "git+file:///etc/nixos"
 
-// ErrSpecUnsupported is returned for spec-file sources until the runner
-// generator (microvm build) exists.
-var ErrSpecUnsupported = errors.New("spec files are not supported yet: the runner generator (microvm build) has not landed")
-
 // Parse classifies the SOURCE argument of create for the VM name. Paths
 // are made absolute, since update later runs from another directory
 // (microvm.nix #538 stored relative flake paths that then broke).

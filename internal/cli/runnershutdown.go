@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/microvm-host/microvm/internal/hypervisor"
+	"github.com/microvm-host/microvm/internal/hypervisor/control"
+	"github.com/microvm-host/microvm/internal/state"
+)
+
+// defaultStopTimeout is microvm.nix's TimeoutSec for microvm@.service.
+const defaultStopTimeout = 150 * time.Second
+
+// newRunnerShutdownCmd is bin/microvm-shutdown of generated runners: it
+// requests a graceful power-off and then waits until the hypervisor
+// process is gone, so whoever runs it (systemd's ExecStop, the daemon,
+// a user) knows the guest is down when it returns. microvm.nix's qemu
+// script returned at once under systemd and the VM was killed (#578).
+func newRunnerShutdownCmd(e *env) *cobra.Command {
+	var method, socket string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "shutdown --method M --socket S [--timeout D]",
+		Short: "Request a graceful power-off and wait for the hypervisor to exit",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return shutdownAndWait(cmd.Context(), method, socket, timeout)
+		},
+	}
+	cmd.Flags().StringVar(&method, "method", "", "qmp, cloud-hypervisor, firecracker or crosvm")
+	cmd.Flags().StringVar(&socket, "socket", "", "control socket, relative to the VM directory")
+	cmd.Flags().DurationVar(&timeout, "timeout", defaultStopTimeout, "how long to wait for the guest to power off")
+	return cmd
+}
+
+func shutdownAndWait(ctx context.Context, method, socket string, timeout time.Duration) error {
+	// What to wait on is found before asking: a fast guest may be gone
+	// by the time the request returns.
+	proc, err := hypervisorProcess()
+	if err != nil {
+		return err
+	}
+	if err := control.RequestShutdown(ctx, method, socket); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	switch {
+	case proc != nil:
+		err = control.WaitExit(ctx, proc.PID, proc.StartTime)
+	case method == hypervisor.ShutdownQMP || method == hypervisor.ShutdownFirecracker:
+		// Both close their socket only when the process exits.
+		err = control.WaitSocketClosed(ctx, socket)
+	default:
+		return fmt.Errorf("shutdown requested, but cannot tell when the hypervisor exits: no $MAINPID and no process record in %s", mustGetwd())
+	}
+	if err != nil {
+		return fmt.Errorf("waiting for the hypervisor to exit after the shutdown request: %w", err)
+	}
+	return nil
+}
+
+// hypervisorProcess finds the hypervisor: systemd passes $MAINPID to
+// ExecStop; microvm's own run and daemon record it in the VM directory,
+// which is the working directory here.
+func hypervisorProcess() (*state.Process, error) {
+	if s := os.Getenv("MAINPID"); s != "" {
+		pid, err := strconv.Atoi(s)
+		if err != nil {
+			return nil, fmt.Errorf("$MAINPID %q: %w", s, err)
+		}
+		p, err := state.ProcessOf(pid)
+		if err != nil {
+			return nil, nil // already gone
+		}
+		return &p, nil
+	}
+	return state.ReadProcess(".")
+}
+
+func mustGetwd() string {
+	wd, _ := os.Getwd()
+	return wd
+}
+
+func newRunnerBalloonCmd(e *env) *cobra.Command {
+	var method, socket string
+	cmd := &cobra.Command{
+		Use:   "balloon --method M --socket S SIZE_MB",
+		Short: "Resize the memory balloon (what SIZE means depends on the hypervisor)",
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			size, err := strconv.ParseInt(a[0], 10, 64)
+			if err != nil {
+				return usageError("size %q: expected a number of MiB", a[0])
+			}
+			got, err := control.Balloon(cmd.Context(), method, socket, size)
+			if err != nil {
+				return err
+			}
+			e.printf("%d\n", got)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&method, "method", "", "qmp, cloud-hypervisor, crosvm or kvmtool")
+	cmd.Flags().StringVar(&socket, "socket", "", "control socket, relative to the VM directory")
+	return cmd
+}

@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/microvm-host/microvm/internal/volume"
+)
+
+// newRunnerCmd groups the verbs that scripts of generated runner packages
+// call. They are hidden: users call the scripts, not these.
+func newRunnerCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:    "runner",
+		Short:  "Helpers called by generated runner packages",
+		Hidden: true,
+	}
+	cmd.AddCommand(newRunnerExecCmd(), newRunnerVolumeCmd(e), newRunnerShutdownCmd(e), newRunnerBalloonCmd(e))
+	return cmd
+}
+
+// newRunnerExecCmd replaces itself with the hypervisor under another
+// argv[0] (microvm.nix's `exec -a microvm@NAME`, which POSIX sh lacks), so
+// ps and top show which VM a process is.
+func newRunnerExecCmd() *cobra.Command {
+	var argv0 string
+	cmd := &cobra.Command{
+		Use:   "exec --argv0 NAME -- PROGRAM [ARGS...]",
+		Short: "Exec PROGRAM with argv[0] set to NAME",
+		Args:  args(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			path, err := exec.LookPath(a[0])
+			if err != nil {
+				return err
+			}
+			argv := append([]string{a[0]}, a[1:]...)
+			if argv0 != "" {
+				argv[0] = argv0
+			}
+			err = syscall.Exec(path, argv, os.Environ())
+			return fmt.Errorf("exec %s: %w", path, err)
+		},
+	}
+	cmd.Flags().StringVar(&argv0, "argv0", "", "argv[0] for the program")
+	return cmd
+}
+
+func newRunnerVolumeCmd(e *env) *cobra.Command {
+	var v volume.Spec
+	cmd := &cobra.Command{
+		Use:   "volume --image IMG --size MIB --fs TYPE [--label L] [--mkfs-arg A]...",
+		Short: "Create a volume image unless it exists (never resizes or reformats)",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			created, err := volume.Ensure(cmd.Context(), v)
+			if created {
+				fmt.Fprintf(e.stderr, "microvm: created volume %s (%d MiB, %s)\n", v.Image, v.SizeMiB, v.FsType)
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&v.Image, "image", "", "image path")
+	cmd.Flags().IntVar(&v.SizeMiB, "size", 0, "size in MiB")
+	cmd.Flags().StringVar(&v.FsType, "fs", "ext4", "file system")
+	cmd.Flags().StringVar(&v.Label, "label", "", "file system label")
+	cmd.Flags().StringArrayVar(&v.MkfsArgs, "mkfs-arg", nil, "extra mkfs argument (repeatable)")
+	cmd.MarkFlagRequired("image")
+	cmd.MarkFlagRequired("size")
+	return cmd
+}

@@ -1,0 +1,105 @@
+// Package generate turns a VM spec into a runner package: the hypervisor
+// generator's command line rendered into bin/microvm-run and friends, and
+// the share/microvm files of both host conventions. It is pure: it reads
+// only the input files it hashes for the runner's version identity.
+package generate
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+
+	"github.com/microvm-host/microvm/internal/hypervisor"
+	"github.com/microvm-host/microvm/internal/runner"
+	"github.com/microvm-host/microvm/internal/spec"
+)
+
+// Options are what a build needs besides the spec.
+type Options struct {
+	SpecPath  string // absolute path of the spec file
+	Microvm   string // absolute path of the microvm binary the scripts call
+	Generator hypervisor.Generator
+	Facts     hypervisor.Facts
+	// Previous inputs of an earlier build of the same VM: unchanged files
+	// (same size and mtime) are not hashed again.
+	Previous []Input
+}
+
+// Runner builds the runner package for s, whose defaults must be applied
+// and paths resolved (spec.Parse does both).
+func Runner(s *spec.Spec, o Options) (*runner.Package, error) {
+	g := o.Generator
+	if err := hypervisor.Check(s, g.Name(), g.Caps()); err != nil {
+		return nil, err
+	}
+	cmd, err := g.Command(s, o.Facts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", g.Name(), err)
+	}
+	inputs, err := digestInputs(s.Inputs(filepath.Dir(o.SpecPath)), o.Previous)
+	if err != nil {
+		return nil, err
+	}
+	id, err := identity(s, g.Name(), o.Facts, o.Microvm, inputs)
+	if err != nil {
+		return nil, err
+	}
+
+	p := &runner.Package{Runner: runner.Runner{
+		Meta: &runner.Meta{
+			Hypervisor:           g.Name(),
+			CanShutdown:          cmd.Shutdown != "",
+			SupportsNotifySocket: cmd.SupportsNotifySocket,
+			TapMultiQueue:        cmd.TapMultiQueue,
+		},
+		TapFlags: runner.TapFlags{VnetHdr: true, MultiQueue: cmd.TapMultiQueue},
+		System:   SystemName(s.Name, id),
+	}}
+	addInterfaces(p, s)
+	build, err := json.MarshalIndent(Build{Spec: o.SpecPath, Microvm: o.Microvm, Facts: o.Facts, Inputs: inputs, Identity: id}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	p.Files = append(p.Files, runner.File{Name: BuildFile, Content: append(build, '\n')})
+	for _, f := range cmd.Files {
+		name, ok := cutShareDir(f.Path)
+		if !ok {
+			return nil, fmt.Errorf("%s: file %q must be in share/microvm", g.Name(), f.Path)
+		}
+		p.Files = append(p.Files, runner.File{Name: name, Content: f.Content})
+	}
+	if err := addScripts(p, s, cmd, o.Microvm); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// addInterfaces fills the share/microvm lists the host prepares from.
+func addInterfaces(p *runner.Package, s *spec.Spec) {
+	for _, i := range s.Interfaces {
+		switch i.Type {
+		case "tap":
+			p.Taps = append(p.Taps, i.ID)
+		case "macvtap":
+			p.Macvtaps = append(p.Macvtaps, runner.Macvtap{ID: i.ID, MAC: i.MAC, Link: i.Macvtap.Link, Mode: i.Macvtap.Mode})
+		}
+	}
+	for _, d := range s.Devices {
+		switch d.Bus {
+		case "pci":
+			p.PCIDevices = append(p.PCIDevices, d.Path)
+		case "usb":
+			p.USBDevices = append(p.USBDevices, d.Path)
+		}
+	}
+	for _, sh := range s.Shares {
+		if sh.Proto == "virtiofs" {
+			p.Shares = append(p.Shares, runner.Share{Tag: sh.Tag, Source: sh.Source, Socket: sh.Socket})
+		}
+	}
+}
+
+func cutShareDir(rel string) (string, bool) {
+	dir, name := filepath.Split(rel)
+	return name, filepath.Clean(dir) == runner.ShareDir && name != ""
+}

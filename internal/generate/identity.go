@@ -1,0 +1,134 @@
+package generate
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/microvm-host/microvm/internal/hypervisor"
+	"github.com/microvm-host/microvm/internal/spec"
+)
+
+// BuildFile records how a generated runner was built: enough to tell,
+// without rebuilding, whether its spec would build something else now.
+const BuildFile = "build.json"
+
+// Build is the content of share/microvm/build.json.
+type Build struct {
+	Spec     string           `json:"spec"` // absolute path of the spec file
+	Microvm  string           `json:"microvm"`
+	Facts    hypervisor.Facts `json:"facts"`
+	Inputs   []Input          `json:"inputs"`
+	Identity string           `json:"identity"`
+}
+
+// Input is a file the runner depends on (kernel, initrd) with its content
+// hash; size and mtime let a later check skip re-hashing unchanged files.
+type Input struct {
+	Path   string    `json:"path"`
+	Size   int64     `json:"size"`
+	Mtime  time.Time `json:"mtime"`
+	SHA256 string    `json:"sha256"`
+}
+
+// identityVersion changes whenever generated runners change for the same
+// inputs, so that every VM built by an older generator is outdated.
+const identityVersion = "microvm-generate/1"
+
+// identity is the version of a generated runner: a hash of everything
+// that goes into it. Its short form names the guest system in
+// share/microvm/system, which list compares.
+func identity(s *spec.Spec, gen string, facts hypervisor.Facts, microvm string, inputs []Input) (string, error) {
+	h := sha256.New()
+	enc := json.NewEncoder(h)
+	for _, v := range []any{identityVersion, gen, facts, microvm, s} {
+		if err := enc.Encode(v); err != nil {
+			return "", err
+		}
+	}
+	for _, in := range inputs {
+		io.WriteString(h, in.Path+"\x00"+in.SHA256+"\n")
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// SystemName is what share/microvm/system points at for a runner with
+// this identity: the VM name and a short hash, readable in list.
+func SystemName(name, identity string) string { return name + "-" + identity[:32] }
+
+// digestInputs hashes the input files; entries of prev whose path, size
+// and mtime still match are reused without reading the file.
+func digestInputs(paths []string, prev []Input) ([]Input, error) {
+	known := map[string]Input{}
+	for _, in := range prev {
+		known[in.Path] = in
+	}
+	out := make([]Input, 0, len(paths))
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("input %w", err)
+		}
+		if k, ok := known[p]; ok && k.Size == fi.Size() && k.Mtime.Equal(fi.ModTime()) {
+			out = append(out, k)
+			continue
+		}
+		sum, err := fileSHA256(p)
+		if err != nil {
+			return nil, fmt.Errorf("input %w", err)
+		}
+		out = append(out, Input{Path: p, Size: fi.Size(), Mtime: fi.ModTime().UTC(), SHA256: sum})
+	}
+	return out, nil
+}
+
+func fileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ReadBuild reads a generated runner's build record; ok is false for
+// runners that were not generated (no record).
+func ReadBuild(runnerDir string) (b Build, ok bool, err error) {
+	data, err := os.ReadFile(filepath.Join(runnerDir, "share/microvm", BuildFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return Build{}, false, nil
+	}
+	if err != nil {
+		return Build{}, false, err
+	}
+	if err := json.Unmarshal(data, &b); err != nil {
+		return Build{}, false, fmt.Errorf("%s: %w", BuildFile, err)
+	}
+	return b, true, nil
+}
+
+// ExpectedSystem is the share/microvm/system target a build of s would
+// get now, computed without building: the spec is parsed anyway, and
+// inputs unchanged since prev (same size and mtime) are not re-hashed.
+// This is what makes list's outdated check cheap for spec sources.
+func ExpectedSystem(s *spec.Spec, gen string, facts hypervisor.Facts, microvm, specPath string, prev []Input) (string, error) {
+	inputs, err := digestInputs(s.Inputs(filepath.Dir(specPath)), prev)
+	if err != nil {
+		return "", err
+	}
+	id, err := identity(s, gen, facts, microvm, inputs)
+	if err != nil {
+		return "", err
+	}
+	return SystemName(s.Name, id), nil
+}

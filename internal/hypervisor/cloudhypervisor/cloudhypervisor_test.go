@@ -1,0 +1,52 @@
+package cloudhypervisor_test
+
+import (
+	"testing"
+
+	"github.com/microvm-host/microvm/internal/hypervisor"
+	"github.com/microvm-host/microvm/internal/hypervisor/all/hvtest"
+	"github.com/microvm-host/microvm/internal/hypervisor/cloudhypervisor"
+	captest "github.com/microvm-host/microvm/internal/hypervisor/hvtest"
+	"github.com/microvm-host/microvm/internal/spec"
+)
+
+var _ hypervisor.Generator = cloudhypervisor.Generator{}
+
+func TestGolden(t *testing.T) {
+	hvtest.Run(t, cloudhypervisor.Generator{}, append(hvtest.Standard(),
+		hvtest.Case{Name: "virtiofs", Spec: func(s *spec.Spec) {
+			s.Vcpu = 2
+			s.Shares = []spec.Share{
+				{Proto: "virtiofs", Tag: "home", Source: "/home", MountPoint: "/home"},
+				{Proto: "virtiofs", Tag: "data", Source: "data", MountPoint: "/data", Socket: "data.sock"},
+			}
+		}},
+		hvtest.Case{Name: "hotplug", Spec: func(s *spec.Spec) {
+			s.HotplugMem = 2048
+			s.HotpluggedMem = new(int)
+			*s.HotpluggedMem = 512
+		}},
+		hvtest.Case{Name: "aarch64", Facts: hvtest.Facts(hypervisor.Facts{Arch: "aarch64", Binary: "/opt/ch/bin/cloud-hypervisor"}),
+			Spec: func(s *spec.Spec) {
+				s.Initrd = ""
+				s.Balloon = true
+				s.DeflateOnOOM = new(bool)
+				s.CloudHypervisor.ExtraArgs = []string{"--rng", "src=/dev/urandom"}
+			}},
+		hvtest.Case{Name: "no-socket", Spec: func(s *spec.Spec) {
+			s.Socket = new(string)
+			s.Balloon = true
+		}},
+		hvtest.Case{Name: "user", Spec: func(s *spec.Spec) { s.User = "microvm" }},
+		hvtest.Case{Name: "usb", Spec: func(s *spec.Spec) {
+			s.Devices = []spec.Device{{Bus: "usb", Path: "hostbus=1,hostaddr=2"}}
+		}},
+		hvtest.Case{Name: "user-interface", Spec: func(s *spec.Spec) {
+			s.Interfaces = []spec.Interface{{Type: "user", ID: "vm-user0", MAC: "02:00:00:00:00:03"}}
+		}},
+	))
+}
+
+func TestCaps(t *testing.T) {
+	captest.CheckCaps(t, cloudhypervisor.Generator{}, hvtest.X86)
+}

@@ -1,0 +1,121 @@
+// Package hypervisor defines what a runner generator is: a pure function
+// from a VM spec and probed host facts to a hypervisor command line and
+// the facts the host needs about it. One sub-package per hypervisor
+// implements Generator; package hypervisor/all lists them.
+package hypervisor
+
+import (
+	"errors"
+
+	"github.com/microvm-host/microvm/internal/spec"
+)
+
+// Facts are probed host facts. Probing happens elsewhere; generators only
+// read them, so golden tests can pin them.
+type Facts struct {
+	Arch string `json:"arch"` // "x86_64" or "aarch64"
+	// KVM is true only when a probe boot under KVM succeeded. The machines
+	// here have a /dev/kvm that hangs guests, so its existence is not enough.
+	KVM bool `json:"kvm"`
+	// Binary is the hypervisor executable to exec; "" means the
+	// generator's default name, looked up on PATH at run time.
+	Binary string `json:"binary,omitempty"`
+	// TSCKHz is the host's TSC rate; guests emulated with TCG are told it
+	// because they cannot calibrate their clock (see the qemu generator).
+	TSCKHz int `json:"tscKHz,omitempty"`
+}
+
+// Caps is what a hypervisor supports (microvm.nix's support matrix). The
+// generic spec check uses it; generators may refuse more.
+type Caps struct {
+	ControlSocket    bool     // has a control socket (socket option)
+	SocketRequired   bool     // cannot run without one (firecracker's --api-sock)
+	GracefulShutdown bool     // has a graceful power-off request (needs the socket)
+	NotifySocket     bool     // forwards the guest's sd_notify READY
+	MultiQueueTaps   bool     // opens vcpu queues per tap when vcpu > 1
+	MacvtapAsFds     bool     // macvtaps are passed as open /dev/tapN fds
+	InterfaceTypes   []string // of tap, macvtap, user, bridge
+	ShareProtos      []string // of virtiofs, 9p
+	PCI, USB         bool     // device passthrough
+	Vsock            bool
+	Balloon          bool
+	HotplugMem       bool
+	User             bool // runs as spec.User by itself (qemu -user)
+	ForwardPorts     bool // on user networking
+}
+
+// Shutdown methods: how bin/microvm-shutdown asks for a graceful power-off.
+const (
+	ShutdownQMP             = "qmp"              // QMP input-send-event Ctrl-Alt-Del
+	ShutdownCloudHypervisor = "cloud-hypervisor" // PUT /api/v1/vm.power-button
+	ShutdownFirecracker     = "firecracker"      // PUT /actions SendCtrlAltDel
+	ShutdownCrosvm          = "crosvm"           // crosvm powerbtn SOCKET
+)
+
+// Balloon methods: how bin/microvm-balloon resizes the balloon.
+const (
+	BalloonQMP             = "qmp"              // QMP balloon (target guest RAM)
+	BalloonCloudHypervisor = "cloud-hypervisor" // PUT /api/v1/vm.resize {desired_balloon}
+	BalloonCrosvm          = "crosvm"           // crosvm balloon BYTES SOCKET
+	BalloonKvmtool         = "kvmtool"          // lkvm balloon -i|-d MB -n NAME
+)
+
+// RunnerFile is the marker for a file inside the runner package in Argv:
+// the runner's final path is unknown while generating (it is content
+// addressed), so bin/microvm-run substitutes it at run time. Use
+// RunnerPath to build such an argument.
+const RunnerFile = "\x00RUNNER\x00/"
+
+// RunnerPath returns an argument naming rel inside the runner package.
+func RunnerPath(rel string) string { return RunnerFile + rel }
+
+// File is a file the generator needs inside the runner package, such as
+// firecracker's JSON config.
+type File struct {
+	Path    string // relative to the runner, e.g. "share/microvm/firecracker.json"
+	Content []byte
+}
+
+// MacvtapFDs are the fds bin/microvm-run opens on /dev/tapN of a macvtap
+// before exec (fd 3 + i*queues + q, as microvm.nix's lib/macvtap.nix).
+type MacvtapFDs struct {
+	ID  string
+	FDs []int
+}
+
+// Command is a generator's output. Everything is data: rendering it into
+// scripts is the runner builder's job.
+type Command struct {
+	Argv []string // argv[0] is the binary
+	// RemoveBeforeStart are stale sockets to delete before exec (paths
+	// relative to the VM directory), e.g. cloud-hypervisor's API socket.
+	RemoveBeforeStart []string
+	// HomeIsVMDir sets HOME to the VM directory (kvmtool keeps its
+	// control sockets in $HOME/.lkvm).
+	HomeIsVMDir bool
+	// Env are extra environment variables, sorted by name.
+	Env        []string
+	Files      []File
+	MacvtapFDs []MacvtapFDs
+
+	Shutdown       string // a Shutdown* method; "" when there is no graceful path
+	ShutdownSocket string // relative to the VM directory
+	Balloon        string // a Balloon* method; "" when none
+	BalloonSocket  string
+
+	TapMultiQueue        bool // taps must be created with multi_queue
+	SupportsNotifySocket bool
+}
+
+// Generator turns a spec into a hypervisor command line. Command must be a
+// pure, deterministic function of its arguments: no exec, no stat, no
+// environment, no maps ranged over while emitting.
+type Generator interface {
+	Name() string
+	Caps() Caps
+	Command(s *spec.Spec, f Facts) (*Command, error)
+}
+
+// ErrUnsupported is wrapped by errors for spec features a hypervisor
+// cannot provide.
+var ErrUnsupported = errors.New("not supported")

@@ -1,0 +1,86 @@
+package spec
+
+// Defaults are microvm.nix's option defaults (nixos-modules/microvm/options.nix).
+const (
+	DefaultHypervisor = "qemu"
+	DefaultVcpu       = 1
+	DefaultMem        = 512 // MiB
+	DefaultFsType     = "ext4"
+	DefaultShareProto = "9p"
+	DefaultSecurity   = "none"
+	DefaultMachine    = "microvm"
+)
+
+// ApplyDefaults fills every option the file left out with microvm.nix's
+// default, so generators never see an unset value. It is idempotent.
+func (s *Spec) ApplyDefaults() {
+	if s.Hypervisor == "" {
+		s.Hypervisor = DefaultHypervisor
+	}
+	if s.Vcpu == 0 {
+		s.Vcpu = DefaultVcpu
+	}
+	if s.Mem == 0 {
+		s.Mem = DefaultMem
+	}
+	if s.Socket == nil {
+		sock := s.Name + ".sock"
+		s.Socket = &sock
+	}
+	if s.DeflateOnOOM == nil {
+		s.DeflateOnOOM = ptr(true)
+	}
+	if s.HotpluggedMem == nil {
+		s.HotpluggedMem = ptr(s.HotplugMem)
+	}
+	if s.PrettyProcnames == nil {
+		s.PrettyProcnames = ptr(true)
+	}
+	for i := range s.Shares {
+		sh := &s.Shares[i]
+		if sh.Proto == "" {
+			sh.Proto = DefaultShareProto
+		}
+		if sh.Proto == "virtiofs" && sh.Socket == "" {
+			sh.Socket = s.Name + "-virtiofs-" + sh.Tag + ".sock"
+		}
+		if sh.Proto == "9p" && sh.SecurityModel == "" {
+			sh.SecurityModel = DefaultSecurity
+		}
+	}
+	for i := range s.Volumes {
+		v := &s.Volumes[i]
+		if v.FsType == "" {
+			v.FsType = DefaultFsType
+		}
+		if v.AutoCreate == nil {
+			v.AutoCreate = ptr(true)
+		}
+	}
+	for i := range s.ForwardPorts {
+		fp := &s.ForwardPorts[i]
+		if fp.From == "" {
+			fp.From = "host"
+		}
+		if fp.Proto == "" {
+			fp.Proto = "tcp"
+		}
+	}
+	if s.Qemu.Machine == "" {
+		s.Qemu.Machine = DefaultMachine
+	}
+	if s.Qemu.SerialConsole == nil {
+		s.Qemu.SerialConsole = ptr(true)
+	}
+}
+
+// ControlSocket is the hypervisor's control socket, "" when disabled.
+// Call after ApplyDefaults.
+func (s *Spec) ControlSocket() string {
+	if s.Socket == nil {
+		return ""
+	}
+	return *s.Socket
+}
+
+func ptr[T any](v T) *T { return &v }

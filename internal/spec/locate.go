@@ -1,0 +1,206 @@
+package spec
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2/unstable"
+)
+
+// location is where a spec file writes an option.
+type location struct {
+	line, col int
+	// empty is the value as written when it is "" or 0, which
+	// ApplyDefaults cannot tell from an absent key; otherwise "".
+	empty string
+}
+
+// keyIndex maps option paths, numbered the way Validate names them
+// ("interfaces[1].mac"), to where the file writes them. go-toml's
+// positions end with decoding; this lets Parse point at the line of a
+// problem Validate finds afterwards.
+type keyIndex struct {
+	at      map[string]location
+	order   []string          // paths in document order, for deterministic output
+	byPos   map[[2]int]string // first path written at a line and column
+	valueAt map[[2]int]string // path of the value at a line and column
+	count   map[string]int    // elements seen per array of tables
+}
+
+// indexKeys indexes data. On invalid TOML the index just ends early:
+// decoding reports the syntax error anyway.
+func indexKeys(data []byte) *keyIndex {
+	x := &keyIndex{
+		at:      map[string]location{},
+		byPos:   map[[2]int]string{},
+		valueAt: map[[2]int]string{},
+		count:   map[string]int{},
+	}
+	var p unstable.Parser
+	p.Reset(data)
+	table := ""
+	for p.NextExpression() {
+		e := p.Expression()
+		switch e.Kind {
+		case unstable.Table, unstable.ArrayTable:
+			table = x.header(&p, e)
+		case unstable.KeyValue:
+			x.keyValue(&p, table, e)
+		}
+	}
+	return x
+}
+
+// header returns the path a [table] or [[array]] header opens. TOML adds
+// a header below an array of tables to the array's last element, and each
+// [[array]] header starts a new element.
+func (x *keyIndex) header(p *unstable.Parser, e *unstable.Node) string {
+	path := ""
+	var first *unstable.Node
+	it := e.Key()
+	for it.Next() {
+		k := it.Node()
+		if first == nil {
+			first = k
+		}
+		path = joinKey(path, string(k.Data))
+		if it.IsLast() && e.Kind == unstable.ArrayTable {
+			x.record(p, path, first, "") // the first element also stands for the whole array
+			n := x.count[path]
+			x.count[path] = n + 1
+			path = fmt.Sprintf("%s[%d]", path, n)
+		} else if n := x.count[path]; n > 0 {
+			path = fmt.Sprintf("%s[%d]", path, n-1)
+		}
+	}
+	if first != nil {
+		x.record(p, path, first, "")
+	}
+	return path
+}
+
+// keyValue indexes "a.b = value" below table, and what value contains.
+func (x *keyIndex) keyValue(p *unstable.Parser, table string, kv *unstable.Node) {
+	path := table
+	var first *unstable.Node
+	it := kv.Key()
+	for it.Next() {
+		if first == nil {
+			first = it.Node()
+		}
+		path = joinKey(path, string(it.Node().Data))
+		if !it.IsLast() { // "macvtap.mode = …" also writes table macvtap
+			x.record(p, path, first, "")
+		}
+	}
+	v := kv.Value()
+	x.record(p, path, first, emptyValue(p, v))
+	x.value(p, path, v)
+}
+
+// value indexes the value v written for path, and what it contains.
+func (x *keyIndex) value(p *unstable.Parser, path string, v *unstable.Node) {
+	if v.Kind != unstable.Array { // arrays carry no position
+		start := p.Shape(v.Raw).Start
+		x.valueAt[[2]int{start.Line, start.Column}] = path
+	}
+	switch v.Kind {
+	case unstable.InlineTable:
+		it := v.Children()
+		for it.Next() {
+			if it.Node().Kind == unstable.KeyValue {
+				x.keyValue(p, path, it.Node())
+			}
+		}
+	case unstable.Array:
+		i := 0
+		it := v.Children()
+		for it.Next() {
+			c := it.Node()
+			if c.Kind == unstable.Comment {
+				continue
+			}
+			elem := fmt.Sprintf("%s[%d]", path, i)
+			i++
+			if c.Kind != unstable.Array { // nested arrays carry no position
+				x.record(p, elem, c, emptyValue(p, c))
+			}
+			x.value(p, elem, c)
+		}
+	}
+}
+
+func (x *keyIndex) record(p *unstable.Parser, path string, n *unstable.Node, empty string) {
+	if _, ok := x.at[path]; ok {
+		return
+	}
+	start := p.Shape(n.Raw).Start
+	x.at[path] = location{line: start.Line, col: start.Column, empty: empty}
+	x.order = append(x.order, path)
+	pos := [2]int{start.Line, start.Column}
+	if _, ok := x.byPos[pos]; !ok {
+		x.byPos[pos] = path
+	}
+}
+
+// locate returns where the file writes path or, for an option the file
+// leaves out, its nearest enclosing table or array element.
+func (x *keyIndex) locate(path string) (location, bool) {
+	for ; path != ""; path = parentPath(path) {
+		if l, ok := x.at[path]; ok {
+			return l, true
+		}
+	}
+	return location{}, false
+}
+
+// emptyValue returns v as written if it is "" or 0, and "" otherwise.
+func emptyValue(p *unstable.Parser, v *unstable.Node) string {
+	switch v.Kind {
+	case unstable.String:
+		if len(v.Data) == 0 {
+			return string(p.Raw(v.Raw))
+		}
+	case unstable.Integer:
+		n, err := strconv.ParseInt(strings.ReplaceAll(string(v.Data), "_", ""), 0, 64)
+		if err == nil && n == 0 {
+			return string(v.Data)
+		}
+	}
+	return ""
+}
+
+func joinKey(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// parentPath strips the last ".key" or "[i]" from path.
+func parentPath(path string) string {
+	i := strings.LastIndexAny(path, ".[")
+	if i < 0 {
+		return ""
+	}
+	return path[:i]
+}
+
+// keyOnly drops element numbers: "interfaces[0].mac" → "interfaces.mac",
+// the key as a TOML user writes it.
+func keyOnly(path string) string {
+	var b strings.Builder
+	skip := false
+	for _, r := range path {
+		switch {
+		case r == '[':
+			skip = true
+		case r == ']':
+			skip = false
+		case !skip:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}

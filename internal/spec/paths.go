@@ -1,0 +1,43 @@
+package spec
+
+import "path/filepath"
+
+// ResolvePaths makes kernel and initrd absolute against specDir, the spec
+// file's directory, so the spec no longer depends on where it was read.
+// Sockets, volume images and share sources stay relative: they resolve
+// against the VM directory at run time, as in microvm.nix.
+func (s *Spec) ResolvePaths(specDir string) {
+	s.Kernel = resolve(specDir, s.Kernel)
+	s.Initrd = resolve(specDir, s.Initrd)
+}
+
+// Inputs returns the absolute paths of the files whose content is part of
+// the runner's version identity: kernel and, if set, initrd, resolved
+// against specDir. Volume images are not inputs even when autoCreate is
+// false: they live in the VM directory and are the VM's runtime data, so
+// a guest writing to its disk must not make the runner look outdated.
+// Share sources are runtime data for the same reason.
+func (s *Spec) Inputs(specDir string) []string {
+	var in []string
+	for _, p := range []string{s.Kernel, s.Initrd} {
+		if p != "" {
+			in = append(in, resolve(specDir, p))
+		}
+	}
+	return in
+}
+
+// resolve returns p made absolute against dir; "" stays "". dir itself is
+// made absolute against the working directory when it is relative.
+func resolve(dir, p string) string {
+	if p == "" {
+		return ""
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return filepath.Clean(p)
+}

@@ -1,0 +1,121 @@
+// Package spec is the VM spec file: TOML whose keys mirror microvm.nix's
+// microvm.* options, so a NixOS user can translate a guest 1:1. It parses,
+// fills in microvm.nix's defaults and validates what does not depend on
+// the hypervisor; hypervisor-specific checks live with each generator.
+package spec
+
+// Spec is one VM. Paths of kernel and initrd are relative to the spec
+// file's directory; sockets, volume images and share sources are relative
+// to the VM directory, as in microvm.nix.
+type Spec struct {
+	// Name is the VM name: the spec file's base name without .toml.
+	Name string `toml:"-"`
+
+	Hypervisor   string   `toml:"hypervisor"` // default "qemu"
+	Vcpu         int      `toml:"vcpu"`       // default 1
+	Mem          int      `toml:"mem"`        // MiB, default 512
+	Kernel       string   `toml:"kernel"`     // required
+	Initrd       string   `toml:"initrd"`
+	KernelParams []string `toml:"kernelParams"`
+	// Socket is the hypervisor's control socket; default "NAME.sock".
+	// An explicit empty string disables it, and with it graceful shutdown.
+	Socket          *string `toml:"socket"`
+	Balloon         bool    `toml:"balloon"`
+	DeflateOnOOM    *bool   `toml:"deflateOnOOM"` // default true
+	HotplugMem      int     `toml:"hotplugMem"`   // MiB, cloud-hypervisor only
+	HotpluggedMem   *int    `toml:"hotpluggedMem"`
+	User            string  `toml:"user"` // qemu -user
+	PreStart        string  `toml:"preStart"`
+	PrettyProcnames *bool   `toml:"prettyProcnames"` // default true
+
+	Interfaces   []Interface   `toml:"interfaces"`
+	Shares       []Share       `toml:"shares"`
+	Volumes      []Volume      `toml:"volumes"`
+	Devices      []Device      `toml:"devices"`
+	Vsock        Vsock         `toml:"vsock"`
+	ForwardPorts []ForwardPort `toml:"forwardPorts"`
+
+	Qemu            QemuOptions `toml:"qemu"`
+	CloudHypervisor ExtraArgs   `toml:"cloud-hypervisor"`
+	Firecracker     ExtraArgs   `toml:"firecracker"`
+	Crosvm          ExtraArgs   `toml:"crosvm"`
+	Kvmtool         ExtraArgs   `toml:"kvmtool"`
+	Stratovirt      ExtraArgs   `toml:"stratovirt"`
+	Alioth          ExtraArgs   `toml:"alioth"`
+}
+
+// Interface is a guest network interface.
+type Interface struct {
+	Type    string  `toml:"type"` // tap | macvtap | user | bridge
+	ID      string  `toml:"id"`   // host interface name, at most 15 bytes
+	MAC     string  `toml:"mac"`
+	Bridge  string  `toml:"bridge"` // type = "bridge" only
+	Macvtap Macvtap `toml:"macvtap"`
+}
+
+// Macvtap holds the macvtap-only options.
+type Macvtap struct {
+	Link string `toml:"link"`
+	Mode string `toml:"mode"` // private | vepa | bridge | passthru | source
+}
+
+// Share is a host directory shared with the guest.
+type Share struct {
+	Proto         string `toml:"proto"` // virtiofs | 9p; default 9p as in microvm.nix
+	Tag           string `toml:"tag"`
+	Source        string `toml:"source"`
+	MountPoint    string `toml:"mountPoint"`
+	Socket        string `toml:"socket"`        // virtiofs; default "NAME-virtiofs-TAG.sock"
+	SecurityModel string `toml:"securityModel"` // 9p; default "none"
+}
+
+// Volume is a disk image attached to the guest.
+type Volume struct {
+	Image      string   `toml:"image"`
+	Size       int      `toml:"size"` // MiB; required with autoCreate
+	FsType     string   `toml:"fsType"`
+	Label      string   `toml:"label"`
+	ReadOnly   bool     `toml:"readOnly"`
+	AutoCreate *bool    `toml:"autoCreate"` // default true
+	MountPoint string   `toml:"mountPoint"`
+	Serial     string   `toml:"serial"`
+	Direct     bool     `toml:"direct"`
+	MkfsArgs   []string `toml:"mkfsExtraArgs"`
+}
+
+// Device is a passed-through host device.
+type Device struct {
+	Bus  string `toml:"bus"`  // pci | usb
+	Path string `toml:"path"` // PCI address, or a qemu usb-host selector
+}
+
+// Vsock is the guest's vsock device.
+type Vsock struct {
+	CID int `toml:"cid"` // 0: none; otherwise >= 3
+}
+
+// ForwardPort forwards a port of qemu's user networking.
+type ForwardPort struct {
+	From  string   `toml:"from"`  // host | guest; default host
+	Proto string   `toml:"proto"` // tcp | udp; default tcp
+	Host  Endpoint `toml:"host"`
+	Guest Endpoint `toml:"guest"`
+}
+
+// Endpoint is one side of a forwarded port.
+type Endpoint struct {
+	Address string `toml:"address"`
+	Port    int    `toml:"port"`
+}
+
+// ExtraArgs are arguments appended to a hypervisor's command line.
+type ExtraArgs struct {
+	ExtraArgs []string `toml:"extraArgs"`
+}
+
+// QemuOptions are qemu's own options.
+type QemuOptions struct {
+	ExtraArgs     []string `toml:"extraArgs"`
+	Machine       string   `toml:"machine"`       // default "microvm"
+	SerialConsole *bool    `toml:"serialConsole"` // default true
+}

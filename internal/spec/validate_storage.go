@@ -1,0 +1,91 @@
+package spec
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/microvm-host/microvm/internal/runner"
+)
+
+// labelMax is the longest label mkfs accepts per file system, in bytes.
+// The keys are also the file systems autoCreate can make.
+var labelMax = map[string]int{
+	"ext2":  16,
+	"ext3":  16,
+	"ext4":  16,
+	"xfs":   12,
+	"btrfs": 255,
+	"vfat":  11,
+}
+
+func (s *Spec) validateShares(errs *errorList) {
+	tags := map[string]int{}
+	// sockets maps each socket to its option; the control socket and
+	// every virtiofsd need their own.
+	sockets := map[string]string{}
+	if c := s.ControlSocket(); c != "" {
+		sockets[filepath.Clean(c)] = "socket"
+	}
+	for i, sh := range s.Shares {
+		p := fmt.Sprintf("shares[%d]", i)
+		errs.oneOf(p+".proto", sh.Proto, "virtiofs", "9p")
+		if err := runner.CheckTag(sh.Tag); err != nil {
+			errs.check(p+".tag", err)
+		} else if j, dup := tags[sh.Tag]; dup {
+			errs.add(p+".tag", "%q is also the tag of shares[%d]; expected unique tags", sh.Tag, j)
+		} else {
+			tags[sh.Tag] = i
+		}
+		if sh.Source == "" {
+			errs.add(p+".source", "required; expected the host directory to share")
+		}
+		errs.noLineBreak(p+".source", sh.Source)
+		if sh.Proto == "virtiofs" {
+			sock := filepath.Clean(sh.Socket)
+			if sh.Socket == "" {
+				errs.add(p+".socket", `required with proto "virtiofs"; expected the path of virtiofsd's socket`)
+			} else if other, dup := sockets[sock]; dup {
+				errs.add(p+".socket", "%q is also used by %s; expected a socket of its own", sh.Socket, other)
+			} else {
+				sockets[sock] = p + ".socket"
+			}
+			errs.noLineBreak(p+".socket", sh.Socket)
+		}
+		if sh.SecurityModel != "" {
+			errs.oneOf(p+".securityModel", sh.SecurityModel, "passthrough", "none", "mapped", "mapped-xattr", "mapped-file")
+		}
+	}
+}
+
+func (s *Spec) validateVolumes(errs *errorList) {
+	if n := len(s.Volumes); n > MaxVolumes {
+		errs.add("volumes", "%d volumes are too many; at most %d fit the drive letters vdb to vdz", n, MaxVolumes)
+	}
+	images := map[string]int{}
+	for i, v := range s.Volumes {
+		p := fmt.Sprintf("volumes[%d]", i)
+		img := filepath.Clean(v.Image)
+		if v.Image == "" {
+			errs.add(p+".image", "required; expected the path of the disk image")
+		} else if j, dup := images[img]; dup {
+			errs.add(p+".image", "%q is also the image of volumes[%d]; expected unique images", v.Image, j)
+		} else {
+			images[img] = i
+		}
+		errs.noLineBreak(p+".image", v.Image)
+		autoCreate := v.AutoCreate == nil || *v.AutoCreate
+		switch {
+		case v.Size < 0:
+			errs.add(p+".size", "%d MiB is negative", v.Size)
+		case v.Size == 0 && autoCreate:
+			errs.add(p+".size", "required with autoCreate; expected the image size in MiB")
+		}
+		if _, ok := labelMax[v.FsType]; autoCreate && !ok {
+			errs.add(p+".fsType", "%q cannot be created; expected one of ext2, ext3, ext4, xfs, btrfs, vfat, or autoCreate = false", v.FsType)
+		}
+		if n, ok := labelMax[v.FsType]; ok && len(v.Label) > n {
+			errs.add(p+".label", "%q is %d bytes; %s labels hold at most %d", v.Label, len(v.Label), v.FsType, n)
+		}
+		errs.noLineBreak(p+".label", v.Label)
+	}
+}
