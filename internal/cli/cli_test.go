@@ -3,15 +3,20 @@ package cli
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/microvm-host/microvm/internal/guest"
 )
 
 // TestMain installs the real command tree as the `microvm` executable of
@@ -34,7 +39,14 @@ func TestScripts(t *testing.T) {
 			env.Setenv("NO_COLOR", "1")
 			return nil
 		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "guest" {
+				return canBootGuest(), nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitfor":   cmdWaitFor,
 			"waitfile":  cmdWaitFile,
 			"snapshot":  cmdSnapshot,
 			"unchanged": cmdUnchanged,
@@ -55,6 +67,38 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	ts.Fatalf("%s did not appear", args[0])
+}
+
+// waitfor FILE REGEXP: wait (up to 120 s: TCG boots on busy machines are
+// slow) until FILE has a line matching REGEXP.
+func cmdWaitFor(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: waitfor FILE REGEXP")
+	}
+	re, err := regexp.Compile("(?m)" + args[1])
+	ts.Check(err)
+	deadline := time.Now().Add(120 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, err := os.ReadFile(ts.MkAbs(args[0])); err == nil && re.Match(b) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b, _ := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Fatalf("%s has no line matching %q after 120 s:\n%s", args[0], args[1], b)
+}
+
+// canBootGuest reports whether the demo guest can boot here: qemu, a
+// static busybox and a kernel with modules.
+func canBootGuest() bool {
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		return false
+	}
+	if _, err := os.Stat(guest.DefaultBusybox); err != nil {
+		return false
+	}
+	_, _, err := guest.DefaultKernel()
+	return err == nil
 }
 
 // snapshot DIR: remember DIR's tree for a later `unchanged DIR`.

@@ -1,0 +1,104 @@
+package guest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestBootReady(t *testing.T) {
+	h := needBoot(t)
+	m := h.boot(t, "")
+	t.Logf("boot to ready: %v", waitReady(t, m))
+}
+
+// TestBootCtrlAltDel sends what microvm.nix's qemu shutdown script sends and
+// expects qemu to exit on its own.
+func TestBootCtrlAltDel(t *testing.T) {
+	h := needBoot(t)
+	sock := filepath.Join(t.TempDir(), "qmp.sock")
+	m := h.boot(t, "", qmpArgs(sock)...)
+	waitReady(t, m)
+	start := time.Now()
+	qmp(t, sock, ctrlAltDel)
+	waitExit(t, m)
+	t.Logf("ctrl+alt+del to exit: %v", time.Since(start))
+}
+
+// TestBootPowerButton presses the ACPI power button, what cloud-hypervisor
+// and crosvm send, through qemu's system_powerdown.
+func TestBootPowerButton(t *testing.T) {
+	h := needBoot(t)
+	sock := filepath.Join(t.TempDir(), "qmp.sock")
+	m := h.boot(t, "", qmpArgs(sock)...)
+	waitReady(t, m)
+	start := time.Now()
+	qmp(t, sock, `{"execute":"system_powerdown"}`)
+	waitExit(t, m)
+	t.Logf("power button to exit: %v", time.Since(start))
+}
+
+// TestBootVolume formats a volume on the host, and checks that what the
+// first boot wrote is still there on the second.
+func TestBootVolume(t *testing.T) {
+	h := needBoot(t)
+	mkfs, err := exec.LookPath("mkfs.ext4")
+	if err != nil {
+		t.Skipf("volume test needs mkfs.ext4 (apt-get install e2fsprogs): %v", err)
+	}
+	img := filepath.Join(t.TempDir(), "data.img")
+	if out, err := exec.Command(mkfs, "-q", "-F", img, "16M").CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v: %s", mkfs, err, out)
+	}
+	for boot := 1; boot <= 2; boot++ {
+		sock := filepath.Join(t.TempDir(), "qmp.sock")
+		m := h.boot(t, "microvm.volume=/dev/vda:/data:ext4 microvm.test-write=/data/boots",
+			append(qmpArgs(sock),
+				"-drive", "id=vda,format=raw,file="+img+",if=none",
+				"-device", "virtio-blk-device,drive=vda")...)
+		waitReady(t, m)
+		for _, want := range []string{"microvm-guest: mounted /dev/vda at /data", "microvm-guest: boots=" + string(rune('0'+boot))} {
+			if !strings.Contains(m.console(), want) {
+				t.Errorf("boot %d: console lacks %q", boot, want)
+			}
+		}
+		// A clean shutdown, so the second boot sees a clean filesystem.
+		qmp(t, sock, ctrlAltDel)
+		waitExit(t, m)
+	}
+}
+
+// TestBoot9pShare checks that a guest write shows up on the host.
+func TestBoot9pShare(t *testing.T) {
+	h := needBoot(t)
+	if ok, err := HasModule(h.modules, "9pnet_virtio"); err != nil || !ok {
+		t.Skipf("kernel %s has no 9p (Debian's cloud kernel is built without CONFIG_NET_9P): %v", h.kernel, err)
+	}
+	dir := t.TempDir()
+	m := h.boot(t, "microvm.share=shared:/shared:9p microvm.test-write=/shared/boots",
+		"-fsdev", "local,id=fs0,path="+dir+",security_model=none",
+		"-device", "virtio-9p-device,fsdev=fs0,mount_tag=shared")
+	waitReady(t, m)
+	got, err := os.ReadFile(filepath.Join(dir, "boots"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "boot\n" {
+		t.Errorf("guest wrote %q, want %q", got, "boot\n")
+	}
+}
+
+// TestBootNetwork checks that a virtio-net interface comes up as eth0 and
+// gets the address from microvm.ip.
+func TestBootNetwork(t *testing.T) {
+	h := needBoot(t)
+	m := h.boot(t, "microvm.ip=eth0:10.0.2.15/24",
+		"-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0")
+	waitReady(t, m)
+	if want := "microvm-guest: address 10.0.2.15/24 on eth0"; !strings.Contains(m.console(), want) {
+		t.Errorf("console lacks %q", want)
+	}
+}

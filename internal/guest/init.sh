@@ -1,0 +1,147 @@
+#!/bin/sh
+# /init of the microvm demo and test guest.
+#
+# As PID 1 it execs busybox init, which reaps orphans and turns the
+# kernel's Ctrl+Alt+Del signal (SIGINT, once init has disabled the kernel's
+# own reboot) into the ctrlaltdel action of /etc/inittab. Every inittab
+# action calls back into this script with a verb.
+#
+# Lines starting with "microvm-guest: " on the console are the contract
+# with the host: "mounted TAG at MP", "address ADDR on IFACE", "boots=N",
+# "error: ...", then "ready" only if nothing failed, and "powering off".
+
+say() { echo "microvm-guest: $*" > /dev/console; }
+
+fail() {
+	say "error: $*"
+	failed=1
+}
+
+# split VALUE sets f1, f2 and f3 to VALUE's colon-separated fields.
+split() {
+	local IFS=:
+	set -f
+	set -- $1
+	f1=$1 f2=$2 f3=$3
+}
+
+# wait_for PATH waits up to 5 s for PATH to exist.
+wait_for() {
+	local i=0
+	while [ ! -e "$1" ]; do
+		[ $i -ge 50 ] && return 1
+		usleep 100000
+		i=$((i + 1))
+	done
+}
+
+load_modules() {
+	while read -r m; do
+		insmod "/lib/modules/$m.ko" || fail "loading module $m"
+	done < /etc/modules-order
+}
+
+# share TAG:MOUNTPOINT:PROTO
+share() {
+	split "$1"
+	local tag=$f1 mp=$f2 proto=${f3:-virtiofs}
+	mkdir -p "$mp"
+	case $proto in
+	virtiofs) mount -t virtiofs "$tag" "$mp" ;;
+	9p) mount -t 9p -o trans=virtio,version=9p2000.L,msize=65536 "$tag" "$mp" ;;
+	*) fail "share $tag: unknown protocol $proto"; return ;;
+	esac || { fail "mounting $tag at $mp"; return; }
+	say "mounted $tag at $mp"
+}
+
+# volume DEV:MOUNTPOINT[:FSTYPE]
+volume() {
+	split "$1"
+	local dev=$f1 mp=$f2 fstype=$f3
+	# Devices probe synchronously on insmod, but give stragglers time.
+	wait_for "$dev"
+	mkdir -p "$mp"
+	if [ -n "$fstype" ]; then
+		mount -t "$fstype" "$dev" "$mp"
+	else
+		mount "$dev" "$mp"
+	fi || { fail "mounting $dev at $mp"; return; }
+	say "mounted $dev at $mp"
+}
+
+# ip IFACE:ADDR/PREFIX
+address() {
+	split "$1"
+	ip addr add "$f2" dev "$f1" || { fail "adding address $f2 to $f1"; return; }
+	say "address $f2 on $f1"
+}
+
+# test_write FILE appends a line per boot, so a host test can tell a
+# fresh volume from one that kept its data.
+test_write() {
+	echo boot >> "$1" && sync || { fail "writing $1"; return; }
+	say "boots=$(wc -l < "$1")"
+}
+
+setup() {
+	mount -t proc proc /proc
+	mount -t sysfs sysfs /sys
+	mount -t devtmpfs devtmpfs /dev
+	mount -t tmpfs tmpfs /run
+	failed=
+	load_modules
+
+	ip link set lo up
+	for dev in /sys/class/net/eth*; do
+		[ -e "$dev" ] && ip link set "${dev##*/}" up
+	done
+
+	set -f
+	for arg in $(cat /proc/cmdline); do
+		case $arg in
+		microvm.share=*) share "${arg#*=}" ;;
+		microvm.volume=*) volume "${arg#*=}" ;;
+		microvm.ip=*) address "${arg#*=}" ;;
+		esac
+	done
+	# Test writes go last: they may target any of the mounts above.
+	for arg in $(cat /proc/cmdline); do
+		case $arg in
+		microvm.test-write=*) test_write "${arg#*=}" ;;
+		esac
+	done
+
+	# acpid turns the ACPI power button into /etc/acpi/PWRF/00000080. It
+	# writes its pid file after opening the input devices: waiting for it
+	# keeps a button press right after "ready" from being lost.
+	if [ -e /dev/input/event0 ]; then
+		acpid -l /run/acpid.log -p /run/acpid.pid || fail "starting acpid"
+		wait_for /run/acpid.pid || fail "acpid did not start"
+	fi
+	[ -z "$failed" ] && say ready
+}
+
+power_off() {
+	say "powering off"
+	kill -TERM -1 2> /dev/null
+	sync
+	umount -a -r 2> /dev/null
+	poweroff -f
+	# Without ACPI poweroff cannot work; reboot=t plus qemu's -no-reboot
+	# still end the VM.
+	reboot -f
+}
+
+if [ $$ = 1 ]; then
+	exec /bin/busybox init
+fi
+case $1 in
+setup) setup ;;
+# shutdown is what busybox init runs for "poweroff" or "reboot" inside the
+# guest; the VM ends either way.
+poweroff | shutdown) power_off ;;
+*)
+	echo "usage: /init setup|poweroff|shutdown" >&2
+	exit 2
+	;;
+esac

@@ -1,0 +1,88 @@
+// Package hostconfig is the host's own configuration file
+// (/etc/microvm/host.toml): who VMs run as and how their devices are
+// wired on this host. Runner packages describe VMs; this file describes
+// the host, so the same runner works on hosts wired differently.
+package hostconfig
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/pelletier/go-toml/v2"
+)
+
+// DefaultPath is where the host configuration lives.
+const DefaultPath = "/etc/microvm/host.toml"
+
+// EnvPath overrides DefaultPath; --host-config overrides both.
+const EnvPath = "MICROVM_HOST_CONFIG"
+
+// Config is the host configuration. Every field has a default, so a host
+// without the file works.
+type Config struct {
+	// User and Group the hypervisor runs as (microvm.nix: microvm, kvm).
+	User  string `toml:"user"`
+	Group string `toml:"group"`
+	// SupplementaryGroups of the hypervisor, e.g. "disk" for raw disks.
+	SupplementaryGroups []string `toml:"supplementaryGroups"`
+	// Bridge every tap is attached to; "" attaches none (microvm.nix's
+	// behaviour, #247). VM entries override it.
+	Bridge string `toml:"bridge"`
+	// Virtiofsd is the virtiofsd binary; "" searches the usual places.
+	Virtiofsd string `toml:"virtiofsd"`
+	// VM holds per-VM settings by name.
+	VM map[string]VM `toml:"vm"`
+}
+
+// VM is the per-VM part of the host configuration.
+type VM struct {
+	Bridge *string `toml:"bridge"` // overrides Config.Bridge; "" for none
+}
+
+// Defaults.
+const (
+	DefaultUser  = "microvm"
+	DefaultGroup = "kvm"
+)
+
+// Load reads the configuration at path; a missing file gives the defaults.
+func Load(path string) (*Config, error) {
+	c := &Config{}
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("host config: %w", err)
+	}
+	if err == nil {
+		dec := toml.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(c); err != nil {
+			var de *toml.DecodeError
+			var sm *toml.StrictMissingError
+			switch {
+			case errors.As(err, &de):
+				row, col := de.Position()
+				return nil, fmt.Errorf("%s:%d:%d: %s", path, row, col, de.Error())
+			case errors.As(err, &sm):
+				return nil, fmt.Errorf("%s: %s", path, sm.String())
+			}
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
+	if c.User == "" {
+		c.User = DefaultUser
+	}
+	if c.Group == "" {
+		c.Group = DefaultGroup
+	}
+	return c, nil
+}
+
+// BridgeFor is the bridge the taps of the VM name are attached to.
+func (c *Config) BridgeFor(name string) string {
+	if vm, ok := c.VM[name]; ok && vm.Bridge != nil {
+		return *vm.Bridge
+	}
+	return c.Bridge
+}
