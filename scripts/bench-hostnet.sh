@@ -5,6 +5,7 @@
 # nothing outside them is touched. Needs root. N iterations (default 50).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "bench-hostnet.sh: needs root (netns, taps)" >&2; exit 1; }
 n=${N:-50}
 ns=microvm-bench-$$
 ip netns add "$ns"

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/microvm-host/microvm/internal/hostconfig"
 	"github.com/microvm-host/microvm/internal/source"
 	"github.com/microvm-host/microvm/internal/state"
 )
@@ -70,6 +71,7 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	stateRoot      string
+	hostConfig     string
 	builder        *source.Builder
 }
 
@@ -147,6 +149,7 @@ microvm.nix's short forms keep working:
 		},
 	}
 	root.PersistentFlags().StringVar(&e.stateRoot, "state-dir", "", "state directory (default $"+state.EnvRoot+" or "+state.DefaultRoot+")")
+	root.PersistentFlags().StringVar(&e.hostConfig, "host-config", "", "host configuration (default $"+hostconfig.EnvPath+" or "+hostconfig.DefaultPath+")")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError("%v (see %s --help)", err, cmd.CommandPath())
 	})
@@ -160,6 +163,7 @@ microvm.nix's short forms keep working:
 		newBuildCmd(e),
 		newGuestCmd(e),
 		newRunnerCmd(e),
+		newHostCmd(e),
 	)
 	return root
 }

@@ -37,11 +37,21 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("MICROVM_STATE_DIR", filepath.Join(env.WorkDir, "state"))
 			env.Setenv("NO_COLOR", "1")
+			// As root, run drops to the host config's VM user; the tests
+			// keep root unless they test that drop (see asuser.txtar).
+			hostConfig := filepath.Join(env.WorkDir, ".host.toml")
+			if err := os.WriteFile(hostConfig, []byte("user = \"root\"\ngroup = \"root\"\n"), 0o644); err != nil {
+				return err
+			}
+			env.Setenv("MICROVM_HOST_CONFIG", hostConfig)
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
-			if cond == "guest" {
+			switch cond {
+			case "guest":
 				return canBootGuest(), nil
+			case "root":
+				return os.Geteuid() == 0, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

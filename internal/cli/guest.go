@@ -39,6 +39,10 @@ with modules.`,
 			if err := guest.BuildInitramfs(f, guest.Options{KernelVersion: version}); err != nil {
 				return err
 			}
+			// The VM user, not only root, must be able to read it.
+			if err := f.Chmod(0o644); err != nil {
+				return err
+			}
 			if err := f.CloseAtomicallyReplace(); err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/microvm-host/microvm/internal/hostprep"
 	"github.com/microvm-host/microvm/internal/runner"
 	"github.com/microvm-host/microvm/internal/state"
 )
@@ -25,29 +26,31 @@ type HostPrep interface {
 	Teardown(ctx context.Context, vmDir string, r *runner.Runner) error
 }
 
-// noHostPrep is used until host preparation lands: runners that need taps
-// or virtiofsd must have them prepared by other means.
-type noHostPrep struct{}
-
-func (noHostPrep) Setup(context.Context, string, *runner.Runner) error    { return nil }
-func (noHostPrep) Teardown(context.Context, string, *runner.Runner) error { return nil }
-
 func newRunCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use:   "run NAME",
 		Short: "Run a VM in the foreground (-r NAME)",
 		Long: `Run the VM's current runner in the foreground, in the VM's directory,
-until the hypervisor exits; microvm exits with its status. booted points at
-the running runner meanwhile. SIGINT and SIGTERM are passed on to the
-hypervisor, which decides how to stop.`,
+until the hypervisor exits; microvm exits with its status. Before, the host
+is prepared from the runner (taps, macvtaps, VFIO devices, one virtiofsd
+per share); after, that is undone, also after Ctrl-C. As root the
+hypervisor runs as the VM user and group of the host configuration
+(default microvm:kvm) with NOFILE 1048576 and MEMLOCK unlimited; anyone
+else runs it as themselves, without the root-only preparation. booted
+points at the running runner meanwhile. SIGINT and SIGTERM are passed on
+to the hypervisor, which decides how to stop.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			return run(cmd.Context(), e, a[0], noHostPrep{})
+			prep, err := e.prep()
+			if err != nil {
+				return err
+			}
+			return run(cmd.Context(), e, a[0], prep)
 		},
 	}
 }
 
-func run(ctx context.Context, e *env, name string, prep HostPrep) error {
+func run(ctx context.Context, e *env, name string, prep *hostprep.Prep) error {
 	if err := state.CheckName(name); err != nil {
 		return usageError("%v", err)
 	}
@@ -60,7 +63,7 @@ func run(ctx context.Context, e *env, name string, prep HostPrep) error {
 		return err
 	}
 	vmDir := d.VMPath(name)
-	runErr := runHypervisor(e, vmDir, r)
+	runErr := runHypervisor(e, vmDir, r, prep.ID)
 	// Teardown must happen even if our caller gave up (Ctrl-C): use a
 	// fresh context.
 	if err := shutdownBooted(context.WithoutCancel(ctx), d, name, r, prep); err != nil {
@@ -117,9 +120,14 @@ func boot(ctx context.Context, d *state.Dir, name string, prep HostPrep) (*runne
 // runHypervisor runs bin/microvm-run of the booted runner until it exits.
 // It execs the booted path, not current: an update meanwhile must not
 // change what is running.
-func runHypervisor(e *env, vmDir string, r *runner.Runner) error {
+func runHypervisor(e *env, vmDir string, r *runner.Runner, id hostprep.Identity) error {
 	cmd := exec.Command(filepath.Join(r.Dir, runner.RunScript))
 	cmd.Dir = vmDir
+	if id.Switch {
+		if err := asVMUser(cmd, vmDir, id, func(f string, a ...any) { fmt.Fprintf(e.stderr, f, a...) }); err != nil {
+			return err
+		}
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.stdout, e.stderr
 	// Signals: on a terminal, Ctrl-C reaches the hypervisor directly (same
 	// process group); we only keep ourselves alive to tear down, and pass

@@ -34,8 +34,9 @@ type bootHost struct {
 }
 
 // needBoot skips the test unless qemu, a static busybox and a kernel with
-// modules are installed, then builds the initramfs into t.TempDir().
-func needBoot(t testing.TB) bootHost {
+// modules, including the named ones, are installed, then builds the
+// initramfs into t.TempDir().
+func needBoot(t testing.TB, modules ...string) bootHost {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("boot tests boot real guests; skipped in -short mode")
@@ -57,6 +58,15 @@ func needBoot(t testing.TB) bootHost {
 		t.Skipf("boot test needs a kernel (apt-get install linux-image-cloud-amd64): %v", err)
 	}
 	h := bootHost{qemu: qemu, kernel: kernel, modules: filepath.Join(modulesRoot, version)}
+	for _, m := range modules {
+		ok, err := HasModule(h.modules, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			t.Skipf("boot test needs module %s, which kernel %s lacks; set %s to a kernel that has it", m, kernel, envKernelRoot)
+		}
+	}
 	h.initrd = filepath.Join(t.TempDir(), "initrd.gz")
 	f, err := os.Create(h.initrd)
 	if err != nil {

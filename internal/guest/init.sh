@@ -44,12 +44,12 @@ load_modules() {
 # share TAG:MOUNTPOINT:PROTO
 share() {
 	split "$1"
-	local tag=$f1 mp=$f2 proto=${f3:-virtiofs}
+	local tag=$f1 mp=$f2 proto=$f3
 	mkdir -p "$mp"
 	case $proto in
 	virtiofs) mount -t virtiofs "$tag" "$mp" ;;
 	9p) mount -t 9p -o trans=virtio,version=9p2000.L,msize=65536 "$tag" "$mp" ;;
-	*) fail "share $tag: unknown protocol $proto"; return ;;
+	*) fail "share $tag: protocol \"$proto\" is not virtiofs or 9p"; return ;;
 	esac || { fail "mounting $tag at $mp"; return; }
 	say "mounted $tag at $mp"
 }
@@ -93,7 +93,8 @@ setup() {
 
 	ip link set lo up
 	for dev in /sys/class/net/eth*; do
-		[ -e "$dev" ] && ip link set "${dev##*/}" up
+		[ -e "$dev" ] || continue
+		ip link set "${dev##*/}" up || fail "bringing up ${dev##*/}"
 	done
 
 	set -f

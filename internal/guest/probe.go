@@ -15,7 +15,8 @@ import (
 )
 
 // ProbeTimeout bounds a KVM probe boot. Under working KVM the guest is
-// ready in well under a second; a broken nested KVM hangs forever.
+// ready in well under a second; a broken nested KVM either hangs the guest
+// or makes qemu abort.
 const ProbeTimeout = 8 * time.Second
 
 // ProbeCacheFile is the name of CachedKVM's file inside its cache dir.

@@ -113,3 +113,15 @@ func TestProbeKVM(t *testing.T) {
 	}
 	t.Logf("kvm usable: %v after %v %s", ok, time.Since(start).Round(time.Millisecond), reason)
 }
+
+// TestBootArgs pins the command line the boot tests and the benchmark use.
+func TestBootArgs(t *testing.T) {
+	for accel, want := range map[string]string{
+		"tcg": "-M microvm,accel=tcg,acpi=on,pcie=off,pic=off,pit=off,usb=off -cpu max -m 256 -smp 1 -nodefaults -no-user-config -no-reboot -nographic -chardev stdio,id=stdio,signal=off -serial chardev:stdio -device i8042 -kernel K -initrd I -append earlyprintk=ttyS0 console=ttyS0 reboot=t panic=-1 tsc_early_khz=2000000 microvm.ip=eth0:10.0.2.15/24 -qmp unix:S,server,nowait",
+		"kvm": "-M microvm,accel=kvm,acpi=on,pcie=off,pic=off,pit=off,usb=off -enable-kvm -cpu host -m 256 -smp 1 -nodefaults -no-user-config -no-reboot -nographic -chardev stdio,id=stdio,signal=off -serial chardev:stdio -device i8042 -kernel K -initrd I -append earlyprintk=ttyS0 console=ttyS0 reboot=t panic=-1 microvm.ip=eth0:10.0.2.15/24 -qmp unix:S,server,nowait",
+	} {
+		if got := strings.Join(bootArgs(accel, "K", "I", "microvm.ip=eth0:10.0.2.15/24", qmpArgs("S")...), " "); got != want {
+			t.Errorf("%s:\n got %s\nwant %s", accel, got, want)
+		}
+	}
+}

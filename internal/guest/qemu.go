@@ -98,7 +98,7 @@ func (m *machine) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// Console returns everything printed so far.
+// console returns what qemu printed so far (the last maxConsole bytes).
 func (m *machine) console() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -110,14 +110,19 @@ func (m *machine) console() string {
 func (m *machine) waitFor(ctx context.Context, line string) error {
 	for {
 		m.mu.Lock()
-		out, change := m.out, m.change
-		m.mu.Unlock()
-		if bytes.Contains(out, []byte(line)) {
-			return nil
+		found := bytes.Contains(m.out, []byte(line))
+		var guestErr string
+		if i := bytes.Index(m.out, []byte(ErrorPrefix)); i >= 0 {
+			msg, _, _ := bytes.Cut(m.out[i:], []byte("\n"))
+			guestErr = string(bytes.TrimSpace(msg))
 		}
-		if i := bytes.Index(out, []byte(ErrorPrefix)); i >= 0 {
-			msg, _, _ := bytes.Cut(out[i:], []byte("\n"))
-			return fmt.Errorf("waiting for %q: guest reported %q", line, bytes.TrimSpace(msg))
+		change := m.change
+		m.mu.Unlock()
+		switch {
+		case found:
+			return nil
+		case guestErr != "":
+			return fmt.Errorf("waiting for %q: guest reported %q", line, guestErr)
 		}
 		select {
 		case <-change:

@@ -1,0 +1,49 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/microvm-host/microvm/internal/hostprep"
+)
+
+// Limits of the hypervisor process, as microvm.nix's microvm@ unit:
+// LimitNOFILE=1048576, LimitMEMLOCK=infinity (VFIO pins guest memory).
+const hypervisorNOFILE = 1048576
+
+// asVMUser makes cmd run as the VM user with the hypervisor's limits, and
+// lets that user create its sockets and images in the VM directory.
+func asVMUser(cmd *exec.Cmd, vmDir string, id hostprep.Identity, warn func(string, ...any)) error {
+	if err := os.Chown(vmDir, id.UID, id.GID); err != nil {
+		return fmt.Errorf("giving %s to the VM user: %w", vmDir, err)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{
+		Uid: uint32(id.UID), Gid: uint32(id.GID), Groups: id.Groups,
+	}}
+	// Limits are inherited: set them on ourselves before the fork.
+	// Raising a hard limit needs CAP_SYS_RESOURCE, which root in a
+	// container may lack; then the soft limit goes as far as the hard one.
+	for _, l := range []struct {
+		name string
+		res  int
+		val  uint64
+	}{{"NOFILE", unix.RLIMIT_NOFILE, hypervisorNOFILE}, {"MEMLOCK", unix.RLIMIT_MEMLOCK, unix.RLIM_INFINITY}} {
+		if err := unix.Setrlimit(l.res, &unix.Rlimit{Cur: l.val, Max: l.val}); err == nil {
+			continue
+		}
+		var cur unix.Rlimit
+		if err := unix.Getrlimit(l.res, &cur); err != nil {
+			return fmt.Errorf("reading rlimit %s: %w", l.name, err)
+		}
+		cur.Cur = cur.Max
+		if err := unix.Setrlimit(l.res, &cur); err != nil {
+			return fmt.Errorf("raising rlimit %s for the hypervisor: %w", l.name, err)
+		}
+		warn("microvm: warning: cannot raise %s to %d (no CAP_SYS_RESOURCE); the hypervisor gets %d\n", l.name, l.val, cur.Max)
+	}
+	return nil
+}
