@@ -43,7 +43,14 @@ func asVMUser(cmd *exec.Cmd, vmDir string, id hostprep.Identity, warn func(strin
 		if err := unix.Setrlimit(l.res, &cur); err != nil {
 			return fmt.Errorf("raising rlimit %s for the hypervisor: %w", l.name, err)
 		}
-		warn("microvm: warning: cannot raise %s to %d (no CAP_SYS_RESOURCE); the hypervisor gets %d\n", l.name, l.val, cur.Max)
+		warn("microvm: warning: cannot raise %s to %s (no CAP_SYS_RESOURCE); the hypervisor gets %s\n", l.name, limit(l.val), limit(cur.Max))
 	}
 	return nil
+}
+
+func limit(v uint64) string {
+	if v == unix.RLIM_INFINITY {
+		return "unlimited"
+	}
+	return fmt.Sprint(v)
 }

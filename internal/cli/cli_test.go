@@ -57,6 +57,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitfor":   cmdWaitFor,
+			"netns":     cmdNetNS,
 			"waitfile":  cmdWaitFile,
 			"snapshot":  cmdSnapshot,
 			"unchanged": cmdUnchanged,
@@ -96,6 +97,18 @@ func cmdWaitFor(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	b, _ := os.ReadFile(ts.MkAbs(args[0]))
 	ts.Fatalf("%s has no line matching %q after 120 s:\n%s", args[0], args[1], b)
+}
+
+// netns: create a network namespace for this script, named in $NS, and
+// delete it when the script ends, whatever happens.
+func cmdNetNS(ts *testscript.TestScript, neg bool, args []string) {
+	sum := sha256.Sum256([]byte(ts.Getenv("WORK")))
+	name := "mvt-" + hex.EncodeToString(sum[:4])
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		ts.Fatalf("ip netns add %s: %v: %s", name, err, out)
+	}
+	ts.Defer(func() { exec.Command("ip", "netns", "del", name).Run() })
+	ts.Setenv("NS", name)
 }
 
 // canBootGuest reports whether the demo guest can boot here: qemu, a

@@ -14,9 +14,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 
+	"github.com/microvm-host/microvm/internal/generate"
 	"github.com/microvm-host/microvm/internal/hostconfig"
 	"github.com/microvm-host/microvm/internal/hostnet"
 	"github.com/microvm-host/microvm/internal/runner"
@@ -46,6 +48,7 @@ type Prep struct {
 // nothing: a failed step undoes the steps before it.
 func (p *Prep) Setup(ctx context.Context, vmDir string, r *runner.Runner) error {
 	vm := filepath.Base(vmDir)
+	r = ownSteps(r)
 	var done []step
 	for _, s := range p.steps() {
 		if err := s.up(ctx, vm, vmDir, r); err != nil {
@@ -64,6 +67,7 @@ func (p *Prep) Setup(ctx context.Context, vmDir string, r *runner.Runner) error 
 // order, continuing past failures; running it twice is harmless.
 func (p *Prep) Teardown(ctx context.Context, vmDir string, r *runner.Runner) error {
 	vm := filepath.Base(vmDir)
+	r = ownSteps(r)
 	steps := p.steps()
 	var errs []error
 	for i := len(steps) - 1; i >= 0; i-- {
@@ -72,6 +76,18 @@ func (p *Prep) Teardown(ctx context.Context, vmDir string, r *runner.Runner) err
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ownSteps returns r without helper scripts when microvm build generated
+// it: its scripts only call `microvm host` back, so the steps are done
+// here directly (one process less, and the fleet's own readiness check).
+func ownSteps(r *runner.Runner) *runner.Runner {
+	if _, err := os.Stat(filepath.Join(r.Dir, runner.ShareDir, generate.BuildFile)); err != nil {
+		return r
+	}
+	c := *r
+	c.Helpers = runner.Helpers{Shutdown: r.Helpers.Shutdown, Balloon: r.Helpers.Balloon}
+	return &c
 }
 
 // step is one concern of host preparation.

@@ -47,7 +47,7 @@ func (p *Prep) VirtiofsdStart(ctx context.Context, vm, vmDir string, r *runner.R
 		}
 		c := p.Virtiofsd
 		c.Group = p.ID.GID
-		c.Log = p.log().With("vm", vm)
+		c.Log = p.log()
 		own, err := virtiofsd.Start(ctx, vm, shares, c)
 		if err != nil {
 			return err
