@@ -6,8 +6,12 @@
 # checks that the volume it wrote on its first boot is still there on
 # the second.
 set -euo pipefail
-microvm=$(realpath "${1:-bin/microvm}")
 work=$(mktemp -d /tmp/microvm-demo.XXXXXX)
+# The hypervisor runs as the VM user, who must reach the binary the
+# runner scripts call and the files in the work directory.
+chmod 755 "$work"
+install -m 755 "${1:-bin/microvm}" "$work/microvm"
+microvm=$work/microvm
 export MICROVM_STATE_DIR=$work/state
 vmpid=
 cleanup() {
@@ -19,6 +23,11 @@ trap cleanup EXIT
 now() { echo "${EPOCHREALTIME/./}"; }
 since() { local us=$(( $(now) - $1 )); printf '%d.%03d s' $((us / 1000000)) $(((us / 1000) % 1000)); }
 say() { printf '\n== %s\n' "$*"; }
+
+if [ "$(id -u)" -eq 0 ]; then
+	say "microvm host init (VM user and group, modules, state directory)"
+	"$microvm" host init
+fi
 
 kernel=$(ls -v /boot/vmlinuz-* | tail -n 1)
 say "building the demo guest for $kernel"
@@ -71,7 +80,7 @@ boot() {
 	vmpid=
 	echo "   qemu exited by itself with status $rc after $(since "$t")"
 	[ "$rc" -eq 0 ] || { tail -20 "$console"; exit 1; }
-	grep "microvm-guest: powering off" "$console" | sed 's/^/   guest: /'
+	grep -o "microvm-guest: powering off" "$console" | sed "s/^/   guest: /"
 }
 boot "$work/console1.log" 1
 boot "$work/console2.log" 2
