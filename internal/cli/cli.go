@@ -164,6 +164,7 @@ microvm.nix's short forms keep working:
 		newGuestCmd(e),
 		newRunnerCmd(e),
 		newHostCmd(e),
+		newSystemdCmd(e),
 	)
 	return root
 }

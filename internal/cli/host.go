@@ -63,7 +63,7 @@ func newHostCmd(e *env) *cobra.Command {
 		c.Flags().BoolVar(&builtin, "builtin", false, "do the step here even if the runner ships its own script")
 		cmd.AddCommand(c)
 	}
-	cmd.AddCommand(newHostVirtiofsdCmd(e), newHostInitCmd(e))
+	cmd.AddCommand(newHostVirtiofsdCmd(e), newHostInitCmd(e), newHostBootedCmd(e, true), newHostBootedCmd(e, false))
 	return cmd
 }
 
@@ -145,4 +145,40 @@ func newHostInitCmd(e *env) *cobra.Command {
 	}
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "only say what would be done")
 	return c
+}
+
+// newHostBootedCmd sets or removes the VM's booted link: the
+// microvm-set-booted@ unit's steps, run as the VM user, so that booted
+// exists from before the first setup step until after the last teardown
+// (microvm.nix removed it first and left taps behind, #469).
+func newHostBootedCmd(e *env, set bool) *cobra.Command {
+	use, short := "unset-booted NAME", "Remove the VM's booted link"
+	if set {
+		use, short = "set-booted NAME", "Point the VM's booted link at its current runner"
+	}
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if err := state.CheckName(a[0]); err != nil {
+				return usageError("%v", err)
+			}
+			d, err := e.state()
+			if err != nil {
+				return err
+			}
+			if !set {
+				return d.RemoveLink(a[0], state.BootedLink)
+			}
+			cur, err := d.ReadLink(a[0], state.CurrentLink)
+			if err != nil {
+				return err
+			}
+			if cur == "" {
+				return fmt.Errorf("VM %q has no current runner", a[0])
+			}
+			return d.SetLink(a[0], state.BootedLink, cur)
+		},
+	}
 }

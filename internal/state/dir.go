@@ -72,7 +72,8 @@ func (d *Dir) Lock(ctx context.Context, name string) (unlock func(), err error) 
 	if err := d.ensure(); err != nil {
 		return nil, err
 	}
-	l := flock.New(filepath.Join(d.Root, LocksDir, name))
+	// 0644: the VM user (systemd units run some steps as it) may lock too.
+	l := flock.New(filepath.Join(d.Root, LocksDir, name), flock.SetPermissions(0o644))
 	ok, err := l.TryLockContext(ctx, lockRetry)
 	if err != nil || !ok {
 		return nil, fmt.Errorf("locking VM %q: %w", name, errOr(err, ctx.Err()))
