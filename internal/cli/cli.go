@@ -179,3 +179,25 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 		return nil
 	}
 }
+
+// lockVM opens the state directory and takes the lock of the existing VM
+// name, for a verb that changes it ("updating", "removing": the error
+// context).
+func lockVM(ctx context.Context, e *env, name, doing string) (*state.Dir, func(), error) {
+	if err := state.CheckName(name); err != nil {
+		return nil, nil, usageError("%v", err)
+	}
+	d, err := e.state()
+	if err != nil {
+		return nil, nil, err
+	}
+	unlock, err := d.Lock(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !d.Exists(name) {
+		unlock()
+		return nil, nil, fmt.Errorf("%s %q: %w", doing, name, state.ErrNotExist)
+	}
+	return d, unlock, nil
+}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/microvm-host/microvm/internal/state"
 )
 
 func newRemoveCmd(e *env) *cobra.Command {
@@ -33,21 +31,11 @@ was left behind by a crash (no process runs), never a running one.`,
 }
 
 func remove(ctx context.Context, e *env, name string, force bool) error {
-	if err := state.CheckName(name); err != nil {
-		return usageError("%v", err)
-	}
-	d, err := e.state()
-	if err != nil {
-		return err
-	}
-	unlock, err := d.Lock(ctx, name)
+	d, unlock, err := lockVM(ctx, e, name, "removing")
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if !d.Exists(name) {
-		return fmt.Errorf("removing %q: %w", name, state.ErrNotExist)
-	}
 	vm := d.Inspect(name)
 	switch {
 	case vm.Running:

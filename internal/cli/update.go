@@ -37,21 +37,11 @@ link) are managed by the host configuration and refused.`,
 }
 
 func update(ctx context.Context, e *env, name string, restart bool) error {
-	if err := state.CheckName(name); err != nil {
-		return usageError("%v", err)
-	}
-	d, err := e.state()
-	if err != nil {
-		return err
-	}
-	unlock, err := d.Lock(ctx, name)
+	d, unlock, err := lockVM(ctx, e, name, "updating")
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if !d.Exists(name) {
-		return fmt.Errorf("updating %q: %w", name, state.ErrNotExist)
-	}
 	vm := d.Inspect(name)
 	if vm.Toplevel != "" {
 		return fmt.Errorf("updating %q: this MicroVM is managed fully declaratively and cannot be updated manually", name)
