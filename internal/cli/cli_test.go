@@ -5,12 +5,14 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,11 +58,13 @@ func TestScripts(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"waitfor":   cmdWaitFor,
-			"netns":     cmdNetNS,
-			"waitfile":  cmdWaitFile,
-			"snapshot":  cmdSnapshot,
-			"unchanged": cmdUnchanged,
+			"waitfor":      cmdWaitFor,
+			"netns":        cmdNetNS,
+			"notifysocket": cmdNotifySocket,
+			"waitnotify":   cmdWaitNotify,
+			"waitfile":     cmdWaitFile,
+			"snapshot":     cmdSnapshot,
+			"unchanged":    cmdUnchanged,
 		},
 	})
 }
@@ -109,6 +113,46 @@ func cmdNetNS(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Defer(func() { exec.Command("ip", "netns", "del", name).Run() })
 	ts.Setenv("NS", name)
+}
+
+// notifySockets are the sd_notify sockets scripts listen on, by path.
+var notifySockets sync.Map
+
+// notifysocket PATH: listen for sd_notify datagrams on PATH (a stand-in
+// for systemd's $NOTIFY_SOCKET).
+func cmdNotifySocket(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: notifysocket PATH")
+	}
+	path := ts.MkAbs(args[0])
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	ts.Check(err)
+	ts.Defer(func() { conn.Close() })
+	notifySockets.Store(path, conn)
+}
+
+// waitnotify PATH MESSAGE: wait (up to 30 s) for a datagram containing
+// MESSAGE on a socket made by notifysocket.
+func cmdWaitNotify(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: waitnotify PATH MESSAGE")
+	}
+	c, ok := notifySockets.Load(ts.MkAbs(args[0]))
+	if !ok {
+		ts.Fatalf("no notifysocket %s", args[0])
+	}
+	conn := c.(*net.UnixConn)
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	buf := make([]byte, 4096)
+	for {
+		n, err := conn.Read(buf)
+		if err != nil {
+			ts.Fatalf("no %q on %s: %v", args[1], args[0], err)
+		}
+		if strings.Contains(string(buf[:n]), args[1]) {
+			return
+		}
+	}
 }
 
 // canBootGuest reports whether the demo guest can boot here: qemu, a

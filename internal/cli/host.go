@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/cobra"
 
 	"github.com/microvm-host/microvm/internal/hostconfig"
@@ -121,8 +123,18 @@ func newHostVirtiofsdCmd(e *env) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(e.stderr, "microvm: virtiofsd ready for %d share(s) of %s\n", len(r.Shares), a[0])
-			<-ctx.Done()
-			return p.VirtiofsdStop(context.WithoutCancel(ctx), a[0], vmDir, r)
+			// Under systemd (Type=notify) the VM starts only now, with
+			// every socket listening (microvm.nix #114, #257, #382).
+			daemon.SdNotify(false, daemon.SdNotifyReady)
+			failed := make(chan error, 1)
+			go func() { failed <- p.VirtiofsdWait(vmDir) }()
+			var runErr error
+			select {
+			case <-ctx.Done():
+			case runErr = <-failed:
+			}
+			daemon.SdNotify(false, daemon.SdNotifyStopping)
+			return errors.Join(runErr, p.VirtiofsdStop(context.WithoutCancel(ctx), a[0], vmDir, r))
 		},
 	}
 	c.Flags().StringVar(&runnerDir, "runner", "", "runner package to read instead of the VM's current link")

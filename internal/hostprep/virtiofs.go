@@ -148,3 +148,21 @@ func stopHelper(h *helperProc) {
 		<-h.done
 	}
 }
+
+// VirtiofsdWait blocks until the VM's fleet stopped, or until it gave up
+// on a share whose daemon kept crashing (returned as the error). A fleet
+// of the runner's own virtiofsd-run ends when that process exits.
+func (p *Prep) VirtiofsdWait(vmDir string) error {
+	p.mu.Lock()
+	f := p.fleets[vmDir]
+	p.mu.Unlock()
+	switch {
+	case f == nil:
+		return nil
+	case f.own != nil:
+		return f.own.Wait()
+	default:
+		<-f.helper.done
+		return f.helper.err
+	}
+}
