@@ -72,9 +72,9 @@ boot() {
 	grep "microvm-guest:" "$console" | sed 's/^/   guest: /'
 	"$microvm" list
 
-	say "graceful shutdown: booted/bin/microvm-shutdown"
+	say "microvm stop demo (booted/bin/microvm-shutdown: QMP Ctrl-Alt-Del, then wait)"
 	t=$(now)
-	(cd "$MICROVM_STATE_DIR/demo" && ./booted/bin/microvm-shutdown)
+	"$microvm" stop demo
 	local rc=0
 	wait "$vmpid" || rc=$?
 	vmpid=

@@ -160,6 +160,7 @@ microvm.nix's short forms keep working:
 		newListCmd(e),
 		newRunCmd(e),
 		newRemoveCmd(e),
+		newStopCmd(e),
 		newBuildCmd(e),
 		newGuestCmd(e),
 		newRunnerCmd(e),

@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/microvm-host/microvm/internal/runner"
+	"github.com/microvm-host/microvm/internal/state"
+	"github.com/microvm-host/microvm/internal/supervisor"
+)
+
+func newStopCmd(e *env) *cobra.Command {
+	var timeout, grace time.Duration
+	cmd := &cobra.Command{
+		Use:   "stop NAME... [--timeout D]",
+		Short: "Shut VMs down gracefully, waiting until they are gone",
+		Long: `Ask each VM's guest to power off with the booted runner's
+bin/microvm-shutdown and wait for the hypervisor to exit, up to --timeout
+(microvm.nix's 150 s); then SIGTERM, then SIGKILL after --kill-after.
+Runners without microvm-shutdown get SIGTERM at once. The process that
+ran the VM (microvm run) tears the host down after it exited. Under
+systemd with microvm's units installed, this is systemctl stop.`,
+		Args: args(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, names []string) error {
+			for _, name := range names {
+				if err := stop(cmd.Context(), e, name, timeout, grace); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", supervisor.DefaultStopTimeout, "how long the guest may take to power off")
+	cmd.Flags().DurationVar(&grace, "kill-after", supervisor.TermGrace, "how long after SIGTERM before SIGKILL")
+	return cmd
+}
+
+func stop(ctx context.Context, e *env, name string, timeout, grace time.Duration) error {
+	if err := state.CheckName(name); err != nil {
+		return usageError("%v", err)
+	}
+	if systemdManages(name) {
+		unit := "microvm@" + name + ".service"
+		out, err := exec.CommandContext(ctx, "systemctl", "stop", unit).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("systemctl stop %s: %w: %s", unit, err, strings.TrimSpace(string(out)))
+		}
+		e.printf("Stopped %s.\n", name)
+		return nil
+	}
+	d, err := e.state()
+	if err != nil {
+		return err
+	}
+	vm := d.Inspect(name)
+	switch {
+	case !d.Exists(name):
+		return fmt.Errorf("stopping %q: %w", name, state.ErrNotExist)
+	case !vm.Running:
+		e.printf("%s is not running.\n", name)
+		return nil
+	case vm.Booted == "":
+		return fmt.Errorf("stopping %q: it runs (pid %d) but has no booted link", name, vm.Process.PID)
+	}
+	r, err := runner.Load(vm.Booted)
+	if err != nil {
+		return invalidRunner(vm.Booted, err)
+	}
+	start := time.Now()
+	outcome, err := supervisor.Stop(ctx, vm.Dir, r, *vm.Process, timeout, grace, func(err error) {
+		fmt.Fprintf(e.stderr, "microvm: %s did not power off: %v; sending SIGTERM\n", name, err)
+	})
+	if err != nil {
+		return fmt.Errorf("stopping %q: %w", name, err)
+	}
+	e.printf("Stopped %s (%s after %.1f s).\n", name, outcome, time.Since(start).Seconds())
+	return nil
+}
+
+// systemdManages reports whether systemd runs and has microvm@NAME loaded.
+func systemdManages(name string) bool {
+	if _, err := os.Stat("/run/systemd/system"); err != nil {
+		return false
+	}
+	out, err := exec.Command("systemctl", "show", "-p", "LoadState", "--value", "microvm@"+name+".service").Output()
+	return err == nil && strings.TrimSpace(string(out)) == "loaded"
+}
