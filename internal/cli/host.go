@@ -91,6 +91,10 @@ func (e *env) hostStepRunner(name, dir string, teardown bool) (*state.Dir, *runn
 			dir = vm.Booted
 		}
 	}
+	dir, err = checkTrusted(d, dir)
+	if err != nil {
+		return nil, nil, err
+	}
 	r, err := runner.Load(dir)
 	if err != nil {
 		return nil, nil, invalidRunner(dir, err)

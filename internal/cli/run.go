@@ -58,7 +58,7 @@ func run(ctx context.Context, e *env, name string, prep *hostprep.Prep) error {
 	if err != nil {
 		return err
 	}
-	r, err := boot(ctx, d, name, prep)
+	r, err := boot(ctx, e, d, name, prep)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func run(ctx context.Context, e *env, name string, prep *hostprep.Prep) error {
 }
 
 // boot marks the VM booted and prepares the host, under the VM's lock.
-func boot(ctx context.Context, d *state.Dir, name string, prep HostPrep) (*runner.Runner, error) {
+func boot(ctx context.Context, e *env, d *state.Dir, name string, prep HostPrep) (*runner.Runner, error) {
 	unlock, err := d.Lock(ctx, name)
 	if err != nil {
 		return nil, err
@@ -91,15 +91,21 @@ func boot(ctx context.Context, d *state.Dir, name string, prep HostPrep) (*runne
 	if vm.Booted != "" {
 		// Left behind by a crash: finish its teardown before setting up
 		// again, with the runner that was booted.
-		if old, err := runner.Load(vm.Booted); err == nil {
+		if booted, err := checkTrusted(d, vm.Booted); err != nil {
+			fmt.Fprintf(e.stderr, "microvm: not tearing down after an earlier crash: %v\n", err)
+		} else if old, err := runner.Load(booted); err == nil {
 			if err := prep.Teardown(ctx, vm.Dir, old); err != nil {
 				return nil, fmt.Errorf("running %q: tearing down after an earlier crash: %w", name, err)
 			}
 		}
 	}
-	r, err := runner.Load(vm.Current)
+	current, err := checkTrusted(d, vm.Current)
 	if err != nil {
-		return nil, invalidRunner(vm.Current, err)
+		return nil, fmt.Errorf("running %q: %w", name, err)
+	}
+	r, err := runner.Load(current)
+	if err != nil {
+		return nil, invalidRunner(current, err)
 	}
 	if err := r.CheckPaths(vm.Dir); err != nil {
 		return nil, fmt.Errorf("running %q: %w", name, err)
@@ -176,4 +182,18 @@ func shutdownBooted(ctx context.Context, d *state.Dir, name string, r *runner.Ru
 		return errors.Join(fmt.Errorf("tearing down host for %q: %w", name, tdErr), rmErr)
 	}
 	return errors.Join(rmErr, d.RemoveLink(name, state.BootedLink))
+}
+
+// checkTrusted resolves runnerPath and refuses, for root, runners outside
+// the state store and the Nix store: root prepares the host from them
+// (see state.Dir.Trusted). Use the returned path from then on.
+func checkTrusted(d *state.Dir, runnerPath string) (string, error) {
+	real, ok := d.Trusted(runnerPath)
+	if os.Geteuid() != 0 || ok {
+		if real == "" {
+			return runnerPath, nil
+		}
+		return real, nil
+	}
+	return "", fmt.Errorf("runner %s is outside the state store and /nix/store; root does not prepare the host from it (create or update the VM to import it)", runnerPath)
 }

@@ -20,8 +20,10 @@ import (
 var InitModules = []string{"tun", "vhost_net", "vfio-pci"}
 
 // Init prepares a host once, idempotently: the VM user and group, the
-// kernel modules, and the state directory (root:GROUP 0775, so the VM
-// group can create sockets in it). It says what it found and did on out;
+// kernel modules, and the state directory, root:GROUP 0755. Unlike
+// microvm.nix (g+w), the VM group cannot write the state directory
+// itself, only the VM directories (which create makes root:GROUP 0775):
+// the store and the locks stay root's. It says what it found and did on out;
 // with dryRun it only says what it would do. Missing modules are
 // warnings: a kernel may have them built in, or not need them.
 func Init(ctx context.Context, c *hostconfig.Config, stateDir string, dryRun bool, out io.Writer) error {
@@ -66,23 +68,23 @@ func Init(ctx context.Context, c *hostconfig.Config, stateDir string, dryRun boo
 	}
 
 	if dryRun {
-		fmt.Fprintf(out, "would create %s as root:%s 0775\n", stateDir, c.Group)
+		fmt.Fprintf(out, "would create %s as root:%s 0755\n", stateDir, c.Group)
 	} else {
 		g, err := user.LookupGroup(c.Group)
 		if err != nil {
 			return err
 		}
 		gid, _ := strconv.Atoi(g.Gid)
-		if err := os.MkdirAll(stateDir, 0o775); err != nil {
+		if err := os.MkdirAll(stateDir, 0o755); err != nil {
 			return fmt.Errorf("state directory: %w", err)
 		}
 		if err := os.Chown(stateDir, 0, gid); err != nil {
 			return fmt.Errorf("state directory: %w", err)
 		}
-		if err := os.Chmod(stateDir, 0o775); err != nil {
+		if err := os.Chmod(stateDir, 0o755); err != nil {
 			return fmt.Errorf("state directory: %w", err)
 		}
-		fmt.Fprintf(out, "state directory %s: root:%s 0775\n", stateDir, c.Group)
+		fmt.Fprintf(out, "state directory %s: root:%s 0755\n", stateDir, c.Group)
 	}
 
 	for _, dev := range []string{"/dev/kvm", "/dev/net/tun", "/dev/vhost-net"} {

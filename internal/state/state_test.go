@@ -283,3 +283,37 @@ func TestProcessRecordSurvivesPidReuse(t *testing.T) {
 		t.Fatalf("ReadProcess = %v, %v", got, err)
 	}
 }
+
+func TestTrustedOnlyForStoreEntries(t *testing.T) {
+	d := newDir(t)
+	p, release, err := d.Import(context.Background(), writeRunner(t, filepath.Join(t.TempDir(), "r"), "true", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	mustMkdir(t, d.VMPath("vm"))
+	d.SetLink("vm", CurrentLink, p)
+	outside := writeRunner(t, filepath.Join(t.TempDir(), "evil"), "true", "")
+	os.Symlink(outside, filepath.Join(t.TempDir(), "x"))
+	leftover := filepath.Join(d.Root, StoreDir, ".tmp-1")
+	mustMkdir(t, leftover)
+	for path, want := range map[string]bool{
+		p:                               true,
+		d.Path("vm", CurrentLink):       true, // through the VM's link
+		d.Path("vm", "current/bin/.."):  true,
+		outside:                         false,
+		leftover:                        false,
+		filepath.Join(d.Root, StoreDir): false,
+		filepath.Join(p, "bin"):         false, // inside an entry, not an entry
+	} {
+		if _, got := d.Trusted(path); got != want {
+			t.Errorf("Trusted(%s) = %v, want %v", path, got, want)
+		}
+	}
+	// A VM user re-points current: no longer trusted.
+	os.Remove(d.Path("vm", CurrentLink))
+	os.Symlink(outside, d.Path("vm", CurrentLink))
+	if _, ok := d.Trusted(d.Path("vm", "current/bin/..")); ok {
+		t.Error("re-pointed current still trusted")
+	}
+}

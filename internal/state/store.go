@@ -196,3 +196,34 @@ func copyFile(src, dst string, mode os.FileMode) error {
 	}
 	return out.Close()
 }
+
+// Trusted resolves the runner at path and reports whether it may drive
+// root-side host preparation: it must resolve into this state directory's
+// store or into a Nix store, which only root can change. A VM directory
+// is writable by the VM user (the hypervisor creates its sockets there),
+// so its links could otherwise be pointed at a runner whose scripts root
+// would run. Callers must use the returned path, not path, from then on.
+// Resolution is physical (no lexical cleaning of "..", which can differ
+// from what the kernel resolves through symlinks).
+func (d *Dir) Trusted(path string) (string, bool) {
+	if !filepath.IsAbs(path) {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", false
+		}
+		path = wd + "/" + path
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", false
+	}
+	if InNixStore(real + "/") {
+		return real, true
+	}
+	store, err := filepath.EvalSymlinks(filepath.Join(d.Root, StoreDir))
+	if err != nil {
+		return "", false
+	}
+	rel, ok := relInside(store, real)
+	return real, ok && !strings.Contains(rel, "/") && !strings.HasPrefix(rel, ".")
+}
