@@ -84,3 +84,16 @@ func ReadProcess(vmDir string) (*Process, error) {
 func RemoveProcess(vmDir string) error {
 	return removeIfExists(filepath.Join(vmDir, ProcessFile))
 }
+
+// RunsIn reports whether the process runs in dir (its working directory).
+// A hypervisor runs in its VM directory; the VM user can write the process
+// record there, so before root signals the recorded pid it checks this:
+// the VM user can then only name processes in its own VM directory.
+func (p Process) RunsIn(dir string) bool {
+	cwd, err := os.Readlink("/proc/" + strconv.Itoa(p.PID) + "/cwd")
+	if err != nil {
+		return false
+	}
+	want, err := filepath.EvalSymlinks(dir)
+	return err == nil && cwd == want && p.Alive()
+}

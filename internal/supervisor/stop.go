@@ -47,6 +47,9 @@ func Stop(ctx context.Context, vmDir string, r *runner.Runner, proc state.Proces
 	if !proc.Alive() {
 		return NotRunning, nil
 	}
+	if !proc.RunsIn(vmDir) {
+		return "", fmt.Errorf("the process record names pid %d, which does not run in %s; not signalling it", proc.PID, vmDir)
+	}
 	if r.Helpers.Shutdown {
 		sctx, cancel := context.WithTimeout(ctx, timeout)
 		err := requestShutdown(sctx, vmDir, r, proc)
