@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -49,7 +51,8 @@ func newListCmd(e *env) *cobra.Command {
   broken       the entry is not a usable VM; the problem is shown
 Versions are the guest systems runners name (share/microvm/system), or the
 runners themselves when they name none. The name is green when the VM
-runs, yellow when it is booted but nothing runs (crashed), red otherwise.`,
+runs (a microvm run process, or an active microvm@ unit under systemd),
+yellow when it is booted but nothing runs (crashed), red otherwise.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			d, err := e.state()
@@ -79,10 +82,32 @@ runs, yellow when it is booted but nothing runs (crashed), red otherwise.`,
 func listEntries(ctx context.Context, b *source.Builder, d *state.Dir, vms []state.VM) []listEntry {
 	entries := make([]listEntry, 0, len(vms))
 	cache := map[expectKey]expectResult{}
+	active := activeUnits(ctx)
 	for i := range vms {
-		entries = append(entries, listEntryOf(ctx, b, d, &vms[i], cache))
+		le := listEntryOf(ctx, b, d, &vms[i], cache)
+		le.Running = le.Running || active["microvm@"+le.Name+".service"]
+		entries = append(entries, le)
 	}
 	return entries
+}
+
+// activeUnits returns the active microvm@ units when systemd runs, with
+// one systemctl call for all VMs (microvm.nix ran is-active per VM).
+func activeUnits(ctx context.Context) map[string]bool {
+	if _, err := os.Stat("/run/systemd/system"); err != nil {
+		return nil
+	}
+	out, err := exec.CommandContext(ctx, "systemctl", "list-units", "--plain", "--no-legend", "--state=active", "microvm@*.service").Output()
+	if err != nil {
+		return nil
+	}
+	active := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			active[f[0]] = true
+		}
+	}
+	return active
 }
 
 type expectKey struct {
