@@ -8,7 +8,6 @@ import (
 	"github.com/microvm-host/microvm/internal/hypervisor"
 	"github.com/microvm-host/microvm/internal/hypervisor/alioth"
 	"github.com/microvm-host/microvm/internal/hypervisor/all/hvtest"
-	captest "github.com/microvm-host/microvm/internal/hypervisor/hvtest"
 	"github.com/microvm-host/microvm/internal/spec"
 )
 
@@ -57,5 +56,5 @@ func TestCaps(t *testing.T) {
 	if diff := cmp.Diff(want, alioth.Generator{}.Caps()); diff != "" {
 		t.Errorf("Caps differ from reference §4.1 (-want +got):\n%s", diff)
 	}
-	captest.CheckCaps(t, alioth.Generator{}, hvtest.X86)
+	hvtest.CheckCaps(t, alioth.Generator{}, hvtest.X86)
 }

@@ -6,7 +6,6 @@ import (
 	"github.com/microvm-host/microvm/internal/hypervisor"
 	"github.com/microvm-host/microvm/internal/hypervisor/all/hvtest"
 	"github.com/microvm-host/microvm/internal/hypervisor/cloudhypervisor"
-	captest "github.com/microvm-host/microvm/internal/hypervisor/hvtest"
 	"github.com/microvm-host/microvm/internal/spec"
 )
 
@@ -48,5 +47,5 @@ func TestGolden(t *testing.T) {
 }
 
 func TestCaps(t *testing.T) {
-	captest.CheckCaps(t, cloudhypervisor.Generator{}, hvtest.X86)
+	hvtest.CheckCaps(t, cloudhypervisor.Generator{}, hvtest.X86)
 }

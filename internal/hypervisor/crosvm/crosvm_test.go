@@ -8,7 +8,6 @@ import (
 	"github.com/microvm-host/microvm/internal/hypervisor"
 	"github.com/microvm-host/microvm/internal/hypervisor/all/hvtest"
 	"github.com/microvm-host/microvm/internal/hypervisor/crosvm"
-	captest "github.com/microvm-host/microvm/internal/hypervisor/hvtest"
 	"github.com/microvm-host/microvm/internal/spec"
 )
 
@@ -56,5 +55,5 @@ func TestCaps(t *testing.T) {
 	if diff := cmp.Diff(want, crosvm.Generator{}.Caps()); diff != "" {
 		t.Errorf("Caps differ from reference §4.1 (-want +got):\n%s", diff)
 	}
-	captest.CheckCaps(t, crosvm.Generator{}, hvtest.X86)
+	hvtest.CheckCaps(t, crosvm.Generator{}, hvtest.X86)
 }

@@ -6,7 +6,6 @@ import (
 	"github.com/microvm-host/microvm/internal/hypervisor"
 	"github.com/microvm-host/microvm/internal/hypervisor/all/hvtest"
 	"github.com/microvm-host/microvm/internal/hypervisor/firecracker"
-	captest "github.com/microvm-host/microvm/internal/hypervisor/hvtest"
 	"github.com/microvm-host/microvm/internal/spec"
 )
 
@@ -32,5 +31,5 @@ func TestGolden(t *testing.T) {
 }
 
 func TestCaps(t *testing.T) {
-	captest.CheckCaps(t, firecracker.Generator{}, hvtest.X86)
+	hvtest.CheckCaps(t, firecracker.Generator{}, hvtest.X86)
 }

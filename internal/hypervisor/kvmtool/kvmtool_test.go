@@ -7,7 +7,6 @@ import (
 
 	"github.com/microvm-host/microvm/internal/hypervisor"
 	"github.com/microvm-host/microvm/internal/hypervisor/all/hvtest"
-	captest "github.com/microvm-host/microvm/internal/hypervisor/hvtest"
 	"github.com/microvm-host/microvm/internal/hypervisor/kvmtool"
 	"github.com/microvm-host/microvm/internal/spec"
 )
@@ -80,5 +79,5 @@ func TestCaps(t *testing.T) {
 	if diff := cmp.Diff(want, kvmtool.Generator{}.Caps()); diff != "" {
 		t.Errorf("Caps differ from reference §4.1 (-want +got):\n%s", diff)
 	}
-	captest.CheckCaps(t, kvmtool.Generator{}, hvtest.X86)
+	hvtest.CheckCaps(t, kvmtool.Generator{}, hvtest.X86)
 }

@@ -5,7 +5,6 @@ import (
 
 	"github.com/microvm-host/microvm/internal/hypervisor"
 	"github.com/microvm-host/microvm/internal/hypervisor/all/hvtest"
-	captest "github.com/microvm-host/microvm/internal/hypervisor/hvtest"
 	"github.com/microvm-host/microvm/internal/hypervisor/qemu"
 	"github.com/microvm-host/microvm/internal/spec"
 )
@@ -72,5 +71,5 @@ func TestGolden(t *testing.T) {
 }
 
 func TestCaps(t *testing.T) {
-	captest.CheckCaps(t, qemu.Generator{}, hvtest.X86)
+	hvtest.CheckCaps(t, qemu.Generator{}, hvtest.X86)
 }

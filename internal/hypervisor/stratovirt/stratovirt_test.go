@@ -7,7 +7,6 @@ import (
 
 	"github.com/microvm-host/microvm/internal/hypervisor"
 	"github.com/microvm-host/microvm/internal/hypervisor/all/hvtest"
-	captest "github.com/microvm-host/microvm/internal/hypervisor/hvtest"
 	"github.com/microvm-host/microvm/internal/hypervisor/stratovirt"
 	"github.com/microvm-host/microvm/internal/spec"
 )
@@ -77,6 +76,6 @@ func TestCaps(t *testing.T) {
 	if diff := cmp.Diff(want, stratovirt.Generator{}.Caps()); diff != "" {
 		t.Errorf("Caps differ from reference §4.1 (-want +got):\n%s", diff)
 	}
-	captest.CheckCaps(t, stratovirt.Generator{}, hvtest.X86)
-	captest.CheckCaps(t, stratovirt.Generator{}, aarch64)
+	hvtest.CheckCaps(t, stratovirt.Generator{}, hvtest.X86)
+	hvtest.CheckCaps(t, stratovirt.Generator{}, aarch64)
 }

@@ -2,7 +2,8 @@
 // of spec cases, each rendered into testdata/<case>.args (one argv element
 // per line, the runner marker shown as "$RUNNER/"), <case>.meta (the other
 // Command fields), one file per Command.Files entry named by its extension
-// (<case>.json), or <case>.err when the generator refuses the case.
+// (<case>.json), or <case>.err when the generator refuses the case; and
+// CheckCaps checks that a generator's Caps tell the truth about its Command.
 // `go test -update` rewrites them.
 package hvtest
 

@@ -1,7 +1,3 @@
-// Package hvtest checks that a hypervisor generator's Caps tell the truth
-// about its Command. The golden-file harness is all/hvtest; this check
-// belongs next to it and should move there (it lives here only because
-// that directory has another owner).
 package hvtest
 
 import (
