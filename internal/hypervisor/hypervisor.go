@@ -119,3 +119,23 @@ type Generator interface {
 // ErrUnsupported is wrapped by errors for spec features a hypervisor
 // cannot provide.
 var ErrUnsupported = errors.New("not supported")
+
+// NumberMacvtapFDs numbers the fds bin/microvm-run opens for each macvtap
+// interface of s, queues per interface, as microvm.nix's lib/macvtap.nix:
+// 3 + i·queues + q (reference §5.3).
+func NumberMacvtapFDs(s *spec.Spec, queues int) []MacvtapFDs {
+	var out []MacvtapFDs
+	next := 3
+	for _, i := range s.Interfaces {
+		if i.Type != "macvtap" {
+			continue
+		}
+		m := MacvtapFDs{ID: i.ID}
+		for range queues {
+			m.FDs = append(m.FDs, next)
+			next++
+		}
+		out = append(out, m)
+	}
+	return out
+}

@@ -91,27 +91,13 @@ func opts(kvs ...string) string {
 	return strings.Join(out, ",")
 }
 
-// macvtapFDs numbers the fds bin/microvm-run opens for each macvtap, as
-// microvm.nix's lib/macvtap.nix: 3 + i·queues + q (reference §5.3).
+// macvtapFDs numbers the macvtap fds: one per queue, vcpu queues when
+// multi-queue.
 func macvtapFDs(s *spec.Spec, multiQueue bool) []hypervisor.MacvtapFDs {
-	queues := 1
 	if multiQueue {
-		queues = s.Vcpu
+		return hypervisor.NumberMacvtapFDs(s, s.Vcpu)
 	}
-	var out []hypervisor.MacvtapFDs
-	next := 3
-	for _, i := range s.Interfaces {
-		if i.Type != "macvtap" {
-			continue
-		}
-		m := hypervisor.MacvtapFDs{ID: i.ID}
-		for range queues {
-			m.FDs = append(m.FDs, next)
-			next++
-		}
-		out = append(out, m)
-	}
-	return out
+	return hypervisor.NumberMacvtapFDs(s, 1)
 }
 
 func onOff(b bool) string {
