@@ -161,6 +161,8 @@ microvm.nix's short forms keep working:
 		newRunCmd(e),
 		newRemoveCmd(e),
 		newStopCmd(e),
+		newConsoleCmd(e),
+		newLogsCmd(e),
 		newBuildCmd(e),
 		newGuestCmd(e),
 		newRunnerCmd(e),

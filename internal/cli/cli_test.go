@@ -39,6 +39,7 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("MICROVM_STATE_DIR", filepath.Join(env.WorkDir, "state"))
 			env.Setenv("NO_COLOR", "1")
+			env.Setenv("MICROVM_RUNTIME_DIR", filepath.Join(env.WorkDir, "run"))
 			// As root, run drops to the host config's VM user; the tests
 			// keep root unless they test that drop (see asuser.txtar).
 			hostConfig := filepath.Join(env.WorkDir, ".host.toml")

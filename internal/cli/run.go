@@ -27,8 +27,9 @@ type HostPrep interface {
 }
 
 func newRunCmd(e *env) *cobra.Command {
-	return &cobra.Command{
-		Use:   "run NAME",
+	var monitored bool
+	cmd := &cobra.Command{
+		Use:   "run NAME [--monitor]",
 		Short: "Run a VM in the foreground (-r NAME)",
 		Long: `Run the VM's current runner in the foreground, in the VM's directory,
 until the hypervisor exits; microvm exits with its status. Before, the host
@@ -38,19 +39,33 @@ hypervisor runs as the VM user and group of the host configuration
 (default microvm:kvm) with NOFILE 1048576 and MEMLOCK unlimited; anyone
 else runs it as themselves, without the root-only preparation. booted
 points at the running runner meanwhile. SIGINT and SIGTERM are passed on
-to the hypervisor, which decides how to stop.`,
+to the hypervisor, which decides how to stop.
+
+With --monitor, the hypervisor's console is not this terminal but a pty:
+its output goes to the VM's log (microvm logs NAME) and anyone may attach
+to it (microvm console NAME) and detach again with Ctrl-].`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			prep, err := e.prep()
 			if err != nil {
 				return err
 			}
-			return run(cmd.Context(), e, a[0], prep)
+			var mon *monitor
+			if monitored {
+				d, err := e.state()
+				if err != nil {
+					return err
+				}
+				mon = &monitor{log: d.LogPath(a[0]), socket: state.ConsoleSocket(a[0]), ensure: d.EnsureLogs}
+			}
+			return run(cmd.Context(), e, a[0], prep, mon)
 		},
 	}
+	cmd.Flags().BoolVar(&monitored, "monitor", false, "console to a log and an attachable socket instead of this terminal")
+	return cmd
 }
 
-func run(ctx context.Context, e *env, name string, prep *hostprep.Prep) error {
+func run(ctx context.Context, e *env, name string, prep *hostprep.Prep, mon *monitor) error {
 	if err := state.CheckName(name); err != nil {
 		return usageError("%v", err)
 	}
@@ -63,7 +78,7 @@ func run(ctx context.Context, e *env, name string, prep *hostprep.Prep) error {
 		return err
 	}
 	vmDir := d.VMPath(name)
-	runErr := runHypervisor(e, vmDir, r, prep.ID)
+	runErr := runHypervisor(e, vmDir, r, prep.ID, mon)
 	// Teardown must happen even if our caller gave up (Ctrl-C): use a
 	// fresh context.
 	if err := shutdownBooted(context.WithoutCancel(ctx), d, name, r, prep); err != nil {
@@ -126,7 +141,7 @@ func boot(ctx context.Context, e *env, d *state.Dir, name string, prep HostPrep)
 // runHypervisor runs bin/microvm-run of the booted runner until it exits.
 // It execs the booted path, not current: an update meanwhile must not
 // change what is running.
-func runHypervisor(e *env, vmDir string, r *runner.Runner, id hostprep.Identity) error {
+func runHypervisor(e *env, vmDir string, r *runner.Runner, id hostprep.Identity, mon *monitor) error {
 	cmd := exec.Command(filepath.Join(r.Dir, runner.RunScript))
 	cmd.Dir = vmDir
 	if id.Switch {
@@ -134,15 +149,23 @@ func runHypervisor(e *env, vmDir string, r *runner.Runner, id hostprep.Identity)
 			return err
 		}
 	}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.stdout, e.stderr
 	// Signals: on a terminal, Ctrl-C reaches the hypervisor directly (same
 	// process group); we only keep ourselves alive to tear down, and pass
 	// on signals sent to us alone (kill, a service manager).
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting %s: %w", cmd.Path, err)
+	if mon != nil {
+		stopMonitor, err := mon.start(cmd)
+		if err != nil {
+			return err
+		}
+		defer stopMonitor()
+	} else {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.stdout, e.stderr
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("starting %s: %w", cmd.Path, err)
+		}
 	}
 	if p, err := state.ProcessOf(cmd.Process.Pid); err == nil {
 		state.WriteProcess(vmDir, p)

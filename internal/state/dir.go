@@ -164,3 +164,27 @@ func relInside(root, p string) (string, bool) {
 	}
 	return rel, true
 }
+
+// LogPath is the console log of the VM name; EnsureLogs creates its
+// directory, root's.
+func (d *Dir) LogPath(name string) string { return filepath.Join(d.Root, LogsDir, name+".log") }
+
+// EnsureLogs creates the logs directory.
+func (d *Dir) EnsureLogs() error {
+	if err := os.MkdirAll(filepath.Join(d.Root, LogsDir), 0o750); err != nil {
+		return fmt.Errorf("preparing state directory: %w", err)
+	}
+	return nil
+}
+
+// RuntimeDir is where console sockets live: $MICROVM_RUNTIME_DIR or
+// DefaultRuntimeDir.
+func RuntimeDir() string {
+	if d := os.Getenv(EnvRuntimeDir); d != "" {
+		return d
+	}
+	return DefaultRuntimeDir
+}
+
+// ConsoleSocket is the console socket of the VM name.
+func ConsoleSocket(name string) string { return filepath.Join(RuntimeDir(), name+".console") }

@@ -27,7 +27,18 @@ const (
 	StoreDir = ".store" // content-addressed runner packages
 	LocksDir = ".locks" // one lock file per VM name, plus StoreLock
 	TmpDir   = ".tmp"   // staging area; renamed into place when complete
+	// LogsDir holds the VMs' console logs. Not in the VM directories:
+	// the VM user can write those, and root must not append to a file
+	// that user could have replaced with a symlink.
+	LogsDir = ".logs"
 )
+
+// DefaultRuntimeDir holds sockets that live as long as the host runs:
+// the console socket of each VM run with --monitor.
+const DefaultRuntimeDir = "/run/microvm"
+
+// EnvRuntimeDir overrides DefaultRuntimeDir.
+const EnvRuntimeDir = "MICROVM_RUNTIME_DIR"
 
 // StoreLock serialises garbage collection against imports: imports hold it
 // shared until their link is in place, GC holds it exclusively.
