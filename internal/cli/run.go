@@ -15,6 +15,7 @@ import (
 	"github.com/microvm-host/microvm/internal/hostprep"
 	"github.com/microvm-host/microvm/internal/runner"
 	"github.com/microvm-host/microvm/internal/state"
+	"github.com/microvm-host/microvm/internal/supervisor"
 )
 
 // HostPrep prepares the host for a runner before it starts and undoes that
@@ -79,6 +80,12 @@ func run(ctx context.Context, e *env, name string, prep *hostprep.Prep, mon *mon
 	}
 	vmDir := d.VMPath(name)
 	runErr := runHypervisor(e, vmDir, r, prep.ID, mon)
+	if mon != nil {
+		// For the daemon, which may not be our parent any more.
+		if err := supervisor.WriteExit(state.RuntimeDir(), name, ExitCode(runErr)); err != nil {
+			fmt.Fprintf(e.stderr, "microvm: recording the exit of %s: %v\n", name, err)
+		}
+	}
 	// Teardown must happen even if our caller gave up (Ctrl-C): use a
 	// fresh context.
 	if err := shutdownBooted(context.WithoutCancel(ctx), d, name, r, prep); err != nil {

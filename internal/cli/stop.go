@@ -45,6 +45,13 @@ func stop(ctx context.Context, e *env, name string, timeout, grace time.Duration
 	if err := state.CheckName(name); err != nil {
 		return usageError("%v", err)
 	}
+	if c := e.client(); c.Available() {
+		if err := c.Do(ctx, "stop", name); err != nil {
+			return err
+		}
+		e.printf("Stopped %s.\n", name)
+		return nil
+	}
 	if systemdManages(name) {
 		unit := "microvm@" + name + ".service"
 		out, err := exec.CommandContext(ctx, "systemctl", "stop", unit).CombinedOutput()

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/pelletier/go-toml/v2"
 )
@@ -32,13 +33,43 @@ type Config struct {
 	Bridge string `toml:"bridge"`
 	// Virtiofsd is the virtiofsd binary; "" searches the usual places.
 	Virtiofsd string `toml:"virtiofsd"`
+	// Autostart are the VMs the daemon starts when it starts, in order,
+	// AutostartParallel at a time, AutostartDelay apart (microvm.nix
+	// started them all at once: boot storms).
+	Autostart         []string `toml:"autostart"`
+	AutostartParallel int      `toml:"autostartParallel"`
+	AutostartDelay    Duration `toml:"autostartDelay"`
+	// Restart is the daemon's restart policy: always (microvm.nix's),
+	// on-failure or no; RestartDelay the first delay (5 s), doubled up
+	// to 5 min; RestartBurst quick exits within RestartWindow make a VM
+	// failed.
+	Restart       string   `toml:"restart"`
+	RestartDelay  Duration `toml:"restartDelay"`
+	RestartBurst  int      `toml:"restartBurst"`
+	RestartWindow Duration `toml:"restartWindow"`
+	// StopTimeout bounds a graceful stop (150 s, microvm.nix's).
+	StopTimeout Duration `toml:"stopTimeout"`
 	// VM holds per-VM settings by name.
 	VM map[string]VM `toml:"vm"`
 }
 
+// Duration is a time.Duration written as a string ("5s") in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses "5s", "2m".
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
 // VM is the per-VM part of the host configuration.
 type VM struct {
-	Bridge *string `toml:"bridge"` // overrides Config.Bridge; "" for none
+	Bridge      *string  `toml:"bridge"` // overrides Config.Bridge; "" for none
+	StopTimeout Duration `toml:"stopTimeout"`
 }
 
 // Defaults.
@@ -76,7 +107,21 @@ func Load(path string) (*Config, error) {
 	if c.Group == "" {
 		c.Group = DefaultGroup
 	}
+	if c.AutostartParallel <= 0 {
+		c.AutostartParallel = 2
+	}
+	if c.StopTimeout.Duration <= 0 {
+		c.StopTimeout.Duration = 150 * time.Second
+	}
 	return c, nil
+}
+
+// StopTimeoutFor is the stop timeout of the VM name.
+func (c *Config) StopTimeoutFor(name string) time.Duration {
+	if vm, ok := c.VM[name]; ok && vm.StopTimeout.Duration > 0 {
+		return vm.StopTimeout.Duration
+	}
+	return c.StopTimeout.Duration
 }
 
 // BridgeFor is the bridge the taps of the VM name are attached to.

@@ -29,7 +29,9 @@ func ProcessOf(pid int) (Process, error) {
 	return Process{PID: pid, StartTime: st}, nil
 }
 
-// Alive reports whether the recorded process still runs.
+// Alive reports whether the recorded process still runs. A zombie does
+// not: it exited, its parent just did not reap it yet (the parent may be
+// a daemon that was killed).
 func (p Process) Alive() bool {
 	st, err := startTime(p.PID)
 	return err == nil && st == p.StartTime
@@ -48,6 +50,9 @@ func startTime(pid int) (uint64, error) {
 		return 0, fmt.Errorf("parsing /proc/%d/stat", pid)
 	}
 	f := strings.Fields(s[i+1:])
+	if len(f) > 0 && (f[0] == "Z" || f[0] == "X") {
+		return 0, fmt.Errorf("process %d has exited", pid)
+	}
 	const startTimeField = 22 - 3 // field 22, counted after pid and comm
 	if len(f) <= startTimeField {
 		return 0, fmt.Errorf("parsing /proc/%d/stat: %d fields", pid, len(f))

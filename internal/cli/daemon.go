@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/microvm-host/microvm/internal/api"
+	"github.com/microvm-host/microvm/internal/hostconfig"
+	"github.com/microvm-host/microvm/internal/runner"
+	"github.com/microvm-host/microvm/internal/state"
+	"github.com/microvm-host/microvm/internal/supervisor"
+)
+
+func newDaemonCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "daemon",
+		Short: "Supervise VMs: restart policy, autostart, re-adoption, API",
+		Long: `Run the supervisor in the foreground. It serves the JSON API the
+start/stop/restart/status verbs use on $MICROVM_RUNTIME_DIR/` + api.SocketName + `
+(root:GROUP 0660), starts the host configuration's autostart VMs, and
+restarts VMs by its restart policy. Each VM runs in a monitor process of
+its own session (microvm run --monitor), so VMs outlive the daemon: a
+restarted daemon re-adopts them, and cleans up after those that died
+meanwhile. SIGTERM/SIGINT stop all VMs in parallel, then the daemon.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDaemon(cmd.Context(), e)
+		},
+	}
+}
+
+func runDaemon(ctx context.Context, e *env) error {
+	cfg, err := hostconfig.Load(e.hostConfigPath())
+	if err != nil {
+		return err
+	}
+	policy := supervisor.DefaultPolicy
+	if cfg.Restart != "" {
+		policy.Mode = cfg.Restart
+	}
+	if cfg.RestartDelay.Duration > 0 {
+		policy.Delay = cfg.RestartDelay.Duration
+		policy.MaxDelay = max(policy.MaxDelay, policy.Delay)
+	}
+	if cfg.RestartBurst > 0 {
+		policy.Burst = cfg.RestartBurst
+	}
+	if cfg.RestartWindow.Duration > 0 {
+		policy.Window = cfg.RestartWindow.Duration
+	}
+	if err := policy.Check(); err != nil {
+		return fmt.Errorf("%s: %w", e.hostConfigPath(), err)
+	}
+	d, err := e.state()
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err == nil {
+		self, err = filepath.EvalSymlinks(self)
+	}
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	runtime := state.RuntimeDir()
+	dm := &supervisor.Daemon{
+		State: d, Runtime: runtime, Microvm: self, Config: cfg, Policy: policy, Log: log,
+		Env:     append(os.Environ(), hostconfig.EnvPath+"="+e.hostConfigPath(), state.EnvRuntimeDir+"="+runtime),
+		Cleanup: func(name string) error { return cleanupDead(ctx, e, d, name) },
+	}
+	gid := -1
+	if os.Geteuid() == 0 {
+		if g, err := user.LookupGroup(cfg.Group); err == nil {
+			gid, _ = strconv.Atoi(g.Gid)
+		}
+	}
+	if err := os.MkdirAll(runtime, 0o755); err != nil {
+		return err
+	}
+	ln, err := api.Listen(filepath.Join(runtime, api.SocketName), gid)
+	if err != nil {
+		return err
+	}
+	sctx, stop := signal.NotifyContext(context.WithoutCancel(ctx), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	vctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := dm.Start(vctx); err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{Handler: api.Handler(dm)}
+	go srv.Serve(ln)
+	log.Info("daemon ready", "socket", ln.Addr().String(), "state", d.Root)
+	<-sctx.Done()
+	log.Info("stopping all VMs")
+	err = dm.Shutdown(cfg.StopTimeout.Duration + supervisor.TermGrace + 5*time.Second)
+	srv.Close()
+	cancel()
+	return err
+}
+
+// cleanupDead tears down after a VM whose monitor died: host preparation
+// undone from booted, then booted removed (see run's shutdownBooted).
+func cleanupDead(ctx context.Context, e *env, d *state.Dir, name string) error {
+	vm := d.Inspect(name)
+	if vm.Booted == "" || vm.Running {
+		return nil
+	}
+	booted, err := checkTrusted(d, vm.Booted)
+	if err != nil {
+		return err
+	}
+	r, err := runner.Load(booted)
+	if err != nil {
+		return errors.Join(invalidRunner(booted, err))
+	}
+	prep, err := e.prep()
+	if err != nil {
+		return err
+	}
+	return shutdownBooted(ctx, d, name, r, prep)
+}

@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/microvm-host/microvm/internal/api"
+	"github.com/microvm-host/microvm/internal/state"
+	"github.com/microvm-host/microvm/internal/supervisor"
+)
+
+func (e *env) client() *api.Client { return api.NewClient(state.RuntimeDir()) }
+
+// viaDaemonOrSystemd runs verb on name through the daemon, or through
+// systemctl when systemd manages the VM.
+func viaDaemonOrSystemd(ctx context.Context, e *env, verb, name string) error {
+	if err := state.CheckName(name); err != nil {
+		return usageError("%v", err)
+	}
+	if c := e.client(); c.Available() {
+		return c.Do(ctx, verb, name)
+	}
+	if systemdManages(name) {
+		unit := "microvm@" + name + ".service"
+		out, err := exec.CommandContext(ctx, "systemctl", verb, unit).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("systemctl %s %s: %w: %s", verb, unit, err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	}
+	return fmt.Errorf("%s %q: %w (start one with `microvm daemon`, install systemd units, or use `microvm run`)", verb, name, api.ErrNoDaemon)
+}
+
+func newStartCmd(e *env, verb string) *cobra.Command {
+	short := "Start VMs and keep them running (through the daemon or systemd)"
+	if verb == "restart" {
+		short = "Stop VMs gracefully and start them again, booting their current runner"
+	}
+	return &cobra.Command{
+		Use:   verb + " NAME...",
+		Short: short,
+		Args:  args(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, names []string) error {
+			var errs []error
+			for _, name := range names {
+				if err := viaDaemonOrSystemd(cmd.Context(), e, verb, name); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				e.printf("%s %s.\n", map[string]string{"start": "Started", "restart": "Restarted"}[verb], name)
+			}
+			return errors.Join(errs...)
+		},
+	}
+}
+
+func newStatusCmd(e *env) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status [NAME...] [--json]",
+		Short: "Show what runs: state, pid, restarts, last exit",
+		Long: `Show each VM's state: stopped, starting, running, stopping, failed
+(crash loop; start it by hand) or broken (booted, but nothing runs). With a
+daemon it also knows restarts and the last exit; without one the state
+comes from the state directory alone.`,
+		RunE: func(cmd *cobra.Command, names []string) error {
+			sts, err := statuses(cmd.Context(), e)
+			if err != nil {
+				return err
+			}
+			if len(names) > 0 {
+				want := map[string]bool{}
+				for _, n := range names {
+					want[n] = true
+				}
+				var keep []supervisor.Status
+				for _, s := range sts {
+					if want[s.Name] {
+						keep = append(keep, s)
+					}
+				}
+				sts = keep
+			}
+			if asJSON {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(sts)
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tSTATE\tPID\tRESTARTS\tSINCE\tLAST EXIT")
+			for _, s := range sts {
+				pid, since := "-", "-"
+				if s.PID > 0 {
+					pid = fmt.Sprint(s.PID)
+				}
+				if !s.Since.IsZero() {
+					since = time.Since(s.Since).Round(time.Second).String()
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.Name, s.State, pid, s.Restarts, since, s.LastExit)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// statuses asks the daemon, or derives the states from the state
+// directory when none runs.
+func statuses(ctx context.Context, e *env) ([]supervisor.Status, error) {
+	if c := e.client(); c.Available() {
+		return c.Statuses(ctx)
+	}
+	d, err := e.state()
+	if err != nil {
+		return nil, err
+	}
+	dm := &supervisor.Daemon{State: d}
+	return dm.Statuses()
+}

@@ -1,0 +1,210 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/microvm-host/microvm/internal/hostconfig"
+	"github.com/microvm-host/microvm/internal/state"
+)
+
+// VM states, derived from facts (processes, links), not from memory alone.
+const (
+	Stopped  = "stopped"
+	Starting = "starting" // the monitor runs, the hypervisor not (yet)
+	Running  = "running"
+	Stopping = "stopping"
+	Failed   = "failed" // crash loop, or start failed: not restarted
+	Broken   = "broken" // facts disagree: booted exists, nothing runs
+)
+
+// Status is one VM as the daemon sees it (the API's wire type).
+type Status struct {
+	Name      string    `json:"name"`
+	State     string    `json:"state"`
+	Wanted    bool      `json:"wanted"` // the daemon keeps it running
+	PID       int       `json:"pid,omitempty"`
+	Restarts  int       `json:"restarts"`
+	LastExit  string    `json:"lastExit,omitempty"`
+	Since     time.Time `json:"since"`
+	Console   string    `json:"console,omitempty"`
+	NextStart time.Time `json:"nextStart,omitzero"`
+}
+
+// Daemon supervises the VMs of a state directory.
+type Daemon struct {
+	State   *state.Dir
+	Runtime string // root-only directory for monitor and exit records
+	Microvm string // this binary: monitors are `Microvm run --monitor NAME`
+	Env     []string
+	Config  *hostconfig.Config
+	Policy  Policy
+	Log     *slog.Logger
+	// Cleanup tears down after a VM whose monitor died with the previous
+	// daemon (host preparation from booted, then booted removed).
+	Cleanup func(name string) error
+
+	ctx context.Context
+	mu  sync.Mutex
+	vms map[string]*vmSup
+}
+
+// ErrUnknownVM is returned for a name without a VM directory.
+var ErrUnknownVM = errors.New("no such VM")
+
+// Start adopts VMs whose monitors survived a previous daemon, cleans up
+// after those that died meanwhile, and starts the autostart VMs, bounded
+// in parallelism. It returns once adoption is done; autostart goes on in
+// the background.
+func (d *Daemon) Start(ctx context.Context) error {
+	d.ctx = ctx
+	d.vms = map[string]*vmSup{}
+	if err := os.MkdirAll(d.Runtime, 0o700); err != nil {
+		return fmt.Errorf("runtime directory: %w", err)
+	}
+	vms, err := d.State.List()
+	if err != nil {
+		return err
+	}
+	for _, vm := range vms {
+		if vm.Broken() && vm.Current == "" {
+			continue
+		}
+		v := d.sup(vm.Name)
+		if mon, _ := ReadMonitor(d.Runtime, vm.Name); mon != nil {
+			v.adopt(*mon)
+		} else if vm.Booted != "" && !vm.Running {
+			v.cleanupDead()
+		}
+	}
+	go d.autostart()
+	return nil
+}
+
+func (d *Daemon) autostart() {
+	sem := make(chan struct{}, d.Config.AutostartParallel)
+	for i, name := range d.Config.Autostart {
+		if i > 0 && d.Config.AutostartDelay.Duration > 0 {
+			select {
+			case <-time.After(d.Config.AutostartDelay.Duration):
+			case <-d.ctx.Done():
+				return
+			}
+		}
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			if err := d.StartVM(name); err != nil {
+				d.Log.Warn("autostart", "vm", name, "err", err)
+			}
+		}()
+	}
+}
+
+// sup returns the supervisor of name, creating it.
+func (d *Daemon) sup(name string) *vmSup {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	v := d.vms[name]
+	if v == nil {
+		v = newVMSup(d, name)
+		d.vms[name] = v
+	}
+	return v
+}
+
+func (d *Daemon) known(name string) (*vmSup, error) {
+	if err := state.CheckName(name); err != nil {
+		return nil, err
+	}
+	if !d.State.Exists(name) {
+		return nil, fmt.Errorf("%q: %w", name, ErrUnknownVM)
+	}
+	return d.sup(name), nil
+}
+
+// StartVM makes the daemon keep name running; it returns once the
+// hypervisor was started (or starting failed).
+func (d *Daemon) StartVM(name string) error {
+	v, err := d.known(name)
+	if err != nil {
+		return err
+	}
+	return v.start()
+}
+
+// StopVM stops name gracefully and keeps it stopped.
+func (d *Daemon) StopVM(ctx context.Context, name string) error {
+	v, err := d.known(name)
+	if err != nil {
+		return err
+	}
+	return v.stop(ctx)
+}
+
+// RestartVM stops name if it runs, then starts it.
+func (d *Daemon) RestartVM(ctx context.Context, name string) error {
+	if err := d.StopVM(ctx, name); err != nil {
+		return err
+	}
+	return d.StartVM(name)
+}
+
+// Statuses reports every VM of the state directory, sorted by name.
+func (d *Daemon) Statuses() ([]Status, error) {
+	vms, err := d.State.List()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Status, 0, len(vms))
+	for _, vm := range vms {
+		d.mu.Lock()
+		v := d.vms[vm.Name]
+		d.mu.Unlock()
+		if v == nil {
+			out = append(out, factStatus(vm))
+			continue
+		}
+		out = append(out, v.status(vm))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// factStatus is the status of a VM the daemon does not supervise.
+func factStatus(vm state.VM) Status {
+	st := Status{Name: vm.Name, State: Stopped}
+	switch {
+	case vm.Running:
+		st.State, st.PID = Running, vm.Process.PID
+	case vm.Booted != "" || vm.Broken():
+		st.State = Broken
+	}
+	return st
+}
+
+// Shutdown stops every VM in parallel within deadline (host shutdown).
+func (d *Daemon) Shutdown(deadline time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	d.mu.Lock()
+	sups := make([]*vmSup, 0, len(d.vms))
+	for _, v := range d.vms {
+		sups = append(sups, v)
+	}
+	d.mu.Unlock()
+	var wg sync.WaitGroup
+	errs := make([]error, len(sups))
+	for i, v := range sups {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = v.stop(ctx) }()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

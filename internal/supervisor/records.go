@@ -1,0 +1,77 @@
+package supervisor
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/renameio/v2"
+
+	"github.com/microvm-host/microvm/internal/state"
+)
+
+// The daemon's records live in the runtime directory, root's alone: the
+// VM directories are writable by the VM user, who must not be able to
+// forge what the daemon trusts (which process to adopt, how a run ended).
+
+// MonitorFile records the monitor process (`microvm run --monitor`) of
+// the VM name, for re-adoption after a daemon restart.
+func MonitorFile(runtime, name string) string { return filepath.Join(runtime, name+".monitor") }
+
+// ExitFile records how the VM's last run ended; the monitor writes it.
+func ExitFile(runtime, name string) string { return filepath.Join(runtime, name+".exit") }
+
+// ExitRecord is how a run ended: the hypervisor's exit status as
+// `microvm run` returns it (0: the guest powered off; 128+N: signal N).
+type ExitRecord struct {
+	Code int       `json:"code"`
+	Time time.Time `json:"time"`
+}
+
+// WriteExit records the end of a run.
+func WriteExit(runtime, name string, code int) error {
+	b, _ := json.Marshal(ExitRecord{Code: code, Time: time.Now().UTC()})
+	return renameio.WriteFile(ExitFile(runtime, name), append(b, '\n'), 0o600)
+}
+
+// ReadExit reads and removes the exit record; ok is false without one
+// (the monitor died before writing it: count it as a crash).
+func ReadExit(runtime, name string) (rec ExitRecord, ok bool) {
+	p := ExitFile(runtime, name)
+	b, err := os.ReadFile(p)
+	if err != nil || json.Unmarshal(b, &rec) != nil {
+		return ExitRecord{}, false
+	}
+	os.Remove(p)
+	return rec, true
+}
+
+// WriteMonitor records the monitor process.
+func WriteMonitor(runtime, name string, p state.Process) error {
+	b, _ := json.Marshal(p)
+	return renameio.WriteFile(MonitorFile(runtime, name), append(b, '\n'), 0o600)
+}
+
+// ReadMonitor returns the recorded monitor if it still runs.
+func ReadMonitor(runtime, name string) (*state.Process, error) {
+	b, err := os.ReadFile(MonitorFile(runtime, name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var p state.Process
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, err
+	}
+	if !p.Alive() {
+		return nil, nil
+	}
+	return &p, nil
+}
+
+// RemoveMonitor forgets the monitor.
+func RemoveMonitor(runtime, name string) { os.Remove(MonitorFile(runtime, name)) }

@@ -1,0 +1,262 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/microvm-host/microvm/internal/hypervisor/control"
+	"github.com/microvm-host/microvm/internal/runner"
+	"github.com/microvm-host/microvm/internal/state"
+)
+
+// startTimeout bounds how long StartVM waits for the hypervisor to run.
+const startTimeout = 150 * time.Second
+
+// vmSup supervises one VM: its monitor process (`microvm run --monitor`,
+// which prepares the host, runs the hypervisor on a pty and tears down),
+// and the restart policy when it exits.
+type vmSup struct {
+	d    *Daemon
+	name string
+
+	mu        sync.Mutex
+	wanted    bool // keep it running
+	failed    bool
+	stopping  bool
+	restarts  int
+	lastExit  string
+	since     time.Time
+	monitor   *state.Process
+	exited    chan struct{} // closed when the current monitor ended
+	started   time.Time
+	timer     *time.Timer // pending restart
+	nextStart time.Time
+	tracker   Tracker
+}
+
+func newVMSup(d *Daemon, name string) *vmSup {
+	return &vmSup{d: d, name: name, since: time.Now(), tracker: Tracker{P: d.Policy}}
+}
+
+// start makes the VM wanted and, unless it runs, spawns its monitor; it
+// waits until the hypervisor runs or the monitor gave up.
+func (v *vmSup) start() error {
+	v.mu.Lock()
+	v.wanted, v.failed = true, false
+	v.tracker.Reset()
+	if v.timer != nil {
+		v.timer.Stop()
+		v.timer = nil
+	}
+	if v.monitor == nil {
+		if err := v.spawnLocked(); err != nil {
+			v.mu.Unlock()
+			return err
+		}
+	}
+	exited := v.exited
+	v.mu.Unlock()
+
+	deadline := time.After(startTimeout)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if vm := v.d.State.Inspect(v.name); vm.Running {
+			return nil
+		}
+		select {
+		case <-exited:
+			v.mu.Lock()
+			defer v.mu.Unlock()
+			return fmt.Errorf("starting %q: %s", v.name, v.lastExit)
+		case <-deadline:
+			return fmt.Errorf("starting %q: not running after %s", v.name, startTimeout)
+		case <-v.d.ctx.Done():
+			return v.d.ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// spawnLocked starts the monitor in its own session, so that it and the
+// VM outlive the daemon; its own messages go to a log of its own.
+func (v *vmSup) spawnLocked() error {
+	d := v.d
+	if err := d.State.EnsureLogs(); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(d.State.LogPath(v.name+".monitor"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	cmd := exec.Command(d.Microvm, "--state-dir", d.State.Root, "run", "--monitor", v.name)
+	cmd.Env = d.Env
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	os.Remove(ExitFile(d.Runtime, v.name))
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting the monitor of %q: %w", v.name, err)
+	}
+	p, err := state.ProcessOf(cmd.Process.Pid)
+	if err == nil {
+		err = WriteMonitor(d.Runtime, v.name, p)
+	}
+	if err != nil {
+		d.Log.Warn("recording monitor", "vm", v.name, "err", err)
+	}
+	v.watchLocked(p, func() { cmd.Wait() })
+	d.Log.Info("started", "vm", v.name, "monitor", cmd.Process.Pid)
+	return nil
+}
+
+// adopt takes over a monitor a previous daemon started.
+func (v *vmSup) adopt(p state.Process) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.wanted = true
+	v.watchLocked(p, func() { control.WaitExit(v.d.ctx, p.PID, p.StartTime) })
+	v.d.Log.Info("adopted", "vm", v.name, "monitor", p.PID)
+}
+
+// watchLocked records p as the monitor and handles its end: wait blocks
+// until it exited (cmd.Wait for our children, a pidfd for adopted ones).
+func (v *vmSup) watchLocked(p state.Process, wait func()) {
+	v.monitor, v.started, v.since = &p, time.Now(), time.Now()
+	exited := make(chan struct{})
+	v.exited = exited
+	go func() {
+		wait()
+		if v.d.ctx.Err() != nil {
+			return // the daemon is going away; the VM is not
+		}
+		v.onExit(exited)
+	}()
+}
+
+func (v *vmSup) onExit(exited chan struct{}) {
+	rec, ok := ReadExit(v.d.Runtime, v.name)
+	clean := ok && rec.Code == 0
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	RemoveMonitor(v.d.Runtime, v.name)
+	v.monitor, v.since = nil, time.Now()
+	close(exited)
+	switch {
+	case !ok:
+		v.lastExit = "monitor died without an exit status"
+	case clean:
+		v.lastExit = "guest powered off"
+	default:
+		v.lastExit = fmt.Sprintf("exit status %d", rec.Code)
+	}
+	if !v.wanted || v.stopping {
+		return
+	}
+	dec := v.tracker.Next(Exit{Clean: clean, Started: v.started, Ended: time.Now()})
+	switch {
+	case dec.Failed:
+		v.wanted, v.failed = false, true
+		v.lastExit = dec.Reason
+		v.d.Log.Warn("failed", "vm", v.name, "reason", dec.Reason)
+	case dec.Restart:
+		v.nextStart = time.Now().Add(dec.After)
+		v.timer = time.AfterFunc(dec.After, v.restart)
+	default:
+		v.wanted = false
+	}
+}
+
+func (v *vmSup) restart() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.timer, v.nextStart = nil, time.Time{}
+	if !v.wanted || v.monitor != nil || v.d.ctx.Err() != nil {
+		return
+	}
+	v.restarts++
+	if err := v.spawnLocked(); err != nil {
+		v.wanted, v.failed, v.lastExit = false, true, err.Error()
+	}
+}
+
+// stop keeps the VM stopped and ends its run gracefully: the hypervisor's
+// shutdown ladder, then the monitor's teardown.
+func (v *vmSup) stop(ctx context.Context) error {
+	v.mu.Lock()
+	v.wanted, v.stopping = false, true
+	if v.timer != nil {
+		v.timer.Stop()
+		v.timer = nil
+	}
+	mon, exited := v.monitor, v.exited
+	v.mu.Unlock()
+	defer func() {
+		v.mu.Lock()
+		v.stopping = false
+		v.mu.Unlock()
+	}()
+	if mon == nil {
+		return nil
+	}
+	vm := v.d.State.Inspect(v.name)
+	if vm.Running && vm.Booted != "" {
+		r := &runner.Runner{}
+		if real, ok := v.d.State.Trusted(vm.Booted); ok {
+			if loaded, err := runner.Load(real); err == nil {
+				r = loaded
+			}
+		}
+		if _, err := Stop(ctx, vm.Dir, r, *vm.Process, v.d.Config.StopTimeoutFor(v.name), 0, nil); err != nil {
+			return fmt.Errorf("stopping %q: %w", v.name, err)
+		}
+	} else {
+		// Still setting up: the monitor aborts and tears down.
+		syscall.Kill(mon.PID, syscall.SIGTERM)
+	}
+	select {
+	case <-exited:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("stopping %q: %w", v.name, ctx.Err())
+	}
+}
+
+// cleanupDead tears down after a VM that died with the previous daemon.
+func (v *vmSup) cleanupDead() {
+	if v.d.Cleanup == nil {
+		return
+	}
+	if err := v.d.Cleanup(v.name); err != nil {
+		v.d.Log.Warn("cleaning up after a dead VM", "vm", v.name, "err", err)
+		return
+	}
+	v.d.Log.Info("cleaned up after a dead VM", "vm", v.name)
+}
+
+func (v *vmSup) status(vm state.VM) Status {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	st := Status{Name: v.name, Wanted: v.wanted, Restarts: v.restarts, LastExit: v.lastExit, Since: v.since, NextStart: v.nextStart}
+	switch {
+	case v.stopping:
+		st.State = Stopping
+	case v.monitor != nil && vm.Running:
+		st.State, st.PID = Running, vm.Process.PID
+	case v.monitor != nil, v.timer != nil:
+		st.State = Starting
+	case v.failed:
+		st.State = Failed
+	default:
+		return factStatus(vm)
+	}
+	if v.monitor != nil {
+		st.Console = state.ConsoleSocket(v.name)
+	}
+	return st
+}
