@@ -37,30 +37,41 @@ link) are managed by the host configuration and refused.`,
 }
 
 func update(ctx context.Context, e *env, name string, restart bool) error {
+	needRestart, err := updateLocked(ctx, e, name, restart)
+	if err != nil || !needRestart {
+		return err
+	}
+	// Outside the VM's lock: the restart's teardown takes it.
+	return restartVM(ctx, e, name)
+}
+
+// updateLocked rebuilds under the VM's lock and reports whether the VM
+// must be restarted to boot the new runner.
+func updateLocked(ctx context.Context, e *env, name string, restart bool) (needRestart bool, err error) {
 	d, unlock, err := lockVM(ctx, e, name, "updating")
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer unlock()
 	vm := d.Inspect(name)
 	if vm.Toplevel != "" {
-		return fmt.Errorf("updating %q: this MicroVM is managed fully declaratively and cannot be updated manually", name)
+		return false, fmt.Errorf("updating %q: this MicroVM is managed fully declaratively and cannot be updated manually", name)
 	}
 	src, err := state.ReadSource(vm.Dir)
 	if err != nil {
-		return fmt.Errorf("updating %q: %w", name, err)
+		return false, fmt.Errorf("updating %q: %w", name, err)
 	}
 
 	// The build's scratch space is a staging directory: it is removed on
 	// return, and by the next command on this VM if we are killed.
 	scratch, err := d.Stage(name)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer scratch.Abort()
 	inst, err := install(ctx, e, d, src, name, scratch.Path)
 	if err != nil {
-		return fmt.Errorf("updating %q: %w", name, err)
+		return false, fmt.Errorf("updating %q: %w", name, err)
 	}
 	err = ctx.Err()
 	if err == nil {
@@ -70,7 +81,7 @@ func update(ctx context.Context, e *env, name string, restart bool) error {
 	// below needs it exclusively.
 	inst.release()
 	if err != nil {
-		return fmt.Errorf("updating %q: %w", name, err)
+		return false, fmt.Errorf("updating %q: %w", name, err)
 	}
 	if inst.runner != vm.Current {
 		if _, err := d.GC(ctx); err != nil {
@@ -86,11 +97,11 @@ func update(ctx context.Context, e *env, name string, restart bool) error {
 	case vm.Booted == inst.runner:
 		e.printf("No restart of MicroVM %s required.\n", name)
 	case restart:
-		return restartVM(ctx, e, name)
+		return true, nil
 	default:
 		e.printf("Restart MicroVM %s to boot the new runner.\n", name)
 	}
-	return nil
+	return false, nil
 }
 
 // swapCurrent makes runner the VM's current one and keeps the previous

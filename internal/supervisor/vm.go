@@ -253,7 +253,8 @@ func (v *vmSup) status(vm state.VM) Status {
 	case v.failed:
 		st.State = Failed
 	default:
-		return factStatus(vm)
+		fact := factStatus(vm)
+		st.State, st.PID = fact.State, fact.PID
 	}
 	if v.monitor != nil {
 		st.Console = state.ConsoleSocket(v.name)
