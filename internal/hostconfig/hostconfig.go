@@ -9,6 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
+	"sort"
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
@@ -70,6 +73,22 @@ func (d *Duration) UnmarshalText(b []byte) error {
 type VM struct {
 	Bridge      *string  `toml:"bridge"` // overrides Config.Bridge; "" for none
 	StopTimeout Duration `toml:"stopTimeout"`
+	// Source makes the VM declarative (microvm.nix's microvm.vms.NAME):
+	// the daemon creates it from Source when it does not exist, and never
+	// overwrites it (updates are `microvm update`).
+	Source string `toml:"source"`
+}
+
+// Declared returns the names of the VMs with a Source, sorted.
+func (c *Config) Declared() []string {
+	var names []string
+	for name, vm := range c.VM {
+		if vm.Source != "" {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names
 }
 
 // Defaults.
@@ -106,6 +125,14 @@ func Load(path string) (*Config, error) {
 	}
 	if c.Group == "" {
 		c.Group = DefaultGroup
+	}
+	// Relative sources are relative to this file, not to wherever the
+	// daemon runs (microvm.nix #538 for relative flake paths).
+	for name, vm := range c.VM {
+		if vm.Source != "" && !filepath.IsAbs(vm.Source) && !strings.Contains(vm.Source, ":") {
+			vm.Source = filepath.Join(filepath.Dir(path), vm.Source)
+			c.VM[name] = vm
+		}
 	}
 	if c.AutostartParallel <= 0 {
 		c.AutostartParallel = 2

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,6 +70,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	if err := os.MkdirAll(d.Runtime, 0o700); err != nil {
 		return fmt.Errorf("runtime directory: %w", err)
 	}
+	d.installDeclared()
 	vms, err := d.State.List()
 	if err != nil {
 		return err
@@ -85,6 +88,24 @@ func (d *Daemon) Start(ctx context.Context) error {
 	}
 	go d.autostart()
 	return nil
+}
+
+// installDeclared creates the declarative VMs that do not exist yet, by
+// running `microvm create` (install once, as microvm.nix's
+// install-microvm-NAME; #94, #416).
+func (d *Daemon) installDeclared() {
+	for _, name := range d.Config.Declared() {
+		if d.State.Exists(name) {
+			continue
+		}
+		cmd := exec.CommandContext(d.ctx, d.Microvm, "--state-dir", d.State.Root, "create", name, "--from", d.Config.VM[name].Source)
+		cmd.Env = d.Env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			d.Log.Warn("installing declared VM", "vm", name, "err", err, "output", strings.TrimSpace(string(out)))
+			continue
+		}
+		d.Log.Info("installed declared VM", "vm", name, "source", d.Config.VM[name].Source)
+	}
 }
 
 func (d *Daemon) autostart() {
