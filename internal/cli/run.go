@@ -162,6 +162,13 @@ func runHypervisor(e *env, vmDir string, r *runner.Runner, id hostprep.Identity,
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	if mon != nil && r.Meta != nil && r.Meta.SupportsNotifySocket {
+		stopNotify, err := listenNotify(cmd, vmDir, state.RuntimeDir(), filepath.Base(vmDir), id)
+		if err != nil {
+			return err
+		}
+		defer stopNotify()
+	}
 	if mon != nil {
 		stopMonitor, err := mon.start(cmd)
 		if err != nil {

@@ -124,5 +124,16 @@ func statuses(ctx context.Context, e *env) ([]supervisor.Status, error) {
 		return nil, err
 	}
 	dm := &supervisor.Daemon{State: d}
-	return dm.Statuses()
+	sts, err := dm.Statuses()
+	if err != nil {
+		return nil, err
+	}
+	// Under systemd, the units say what runs (one systemctl call).
+	active := activeUnits(ctx)
+	for i := range sts {
+		if active["microvm@"+sts[i].Name+".service"] {
+			sts[i].State = supervisor.Running
+		}
+	}
+	return sts, nil
 }

@@ -75,3 +75,18 @@ func ReadMonitor(runtime, name string) (*state.Process, error) {
 
 // RemoveMonitor forgets the monitor.
 func RemoveMonitor(runtime, name string) { os.Remove(MonitorFile(runtime, name)) }
+
+// ReadyFile exists while the VM's guest has said it is ready (sd_notify
+// READY=1 through its runner's relay); only for runners that support it.
+func ReadyFile(runtime, name string) string { return filepath.Join(runtime, name+".ready") }
+
+// WriteReady records the guest's readiness.
+func WriteReady(runtime, name string) error {
+	return renameio.WriteFile(ReadyFile(runtime, name), nil, 0o600)
+}
+
+// IsReady reports whether the guest said it is ready.
+func IsReady(runtime, name string) bool {
+	_, err := os.Stat(ReadyFile(runtime, name))
+	return err == nil
+}

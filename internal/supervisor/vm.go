@@ -37,6 +37,7 @@ type vmSup struct {
 	timer     *time.Timer // pending restart
 	nextStart time.Time
 	tracker   Tracker
+	notify    bool // running means the guest said READY
 }
 
 func newVMSup(d *Daemon, name string) *vmSup {
@@ -65,8 +66,9 @@ func (v *vmSup) start() error {
 	deadline := time.After(startTimeout)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
+	notify := v.notifies()
 	for {
-		if vm := v.d.State.Inspect(v.name); vm.Running {
+		if vm := v.d.State.Inspect(v.name); vm.Running && (!notify || IsReady(v.d.Runtime, v.name)) {
 			return nil
 		}
 		select {
@@ -81,6 +83,17 @@ func (v *vmSup) start() error {
 		case <-tick.C:
 		}
 	}
+}
+
+// notifies reports whether the VM's runner forwards the guest's sd_notify
+// READY: then the VM is running only once the guest said so.
+func (v *vmSup) notifies() bool {
+	cur, err := v.d.State.ReadLink(v.name, state.CurrentLink)
+	if err != nil || cur == "" {
+		return false
+	}
+	r, err := runner.Load(cur)
+	return err == nil && r.Meta != nil && r.Meta.SupportsNotifySocket
 }
 
 // spawnLocked starts the monitor in its own session, so that it and the
@@ -128,6 +141,7 @@ func (v *vmSup) adopt(p state.Process) {
 // until it exited (cmd.Wait for our children, a pidfd for adopted ones).
 func (v *vmSup) watchLocked(p state.Process, wait func()) {
 	v.monitor, v.started, v.since = &p, time.Now(), time.Now()
+	v.notify = v.notifies()
 	exited := make(chan struct{})
 	v.exited = exited
 	go func() {
@@ -246,7 +260,7 @@ func (v *vmSup) status(vm state.VM) Status {
 	switch {
 	case v.stopping:
 		st.State = Stopping
-	case v.monitor != nil && vm.Running:
+	case v.monitor != nil && vm.Running && (!v.notify || IsReady(v.d.Runtime, v.name)):
 		st.State, st.PID = Running, vm.Process.PID
 	case v.monitor != nil, v.timer != nil:
 		st.State = Starting
