@@ -110,8 +110,10 @@ func (r *Relay) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for c := range r.conns {
-		// A stalled client would keep its writer blocked forever.
+		// A stalled client would keep its writer blocked forever, and
+		// one that never hangs up its reader.
 		c.SetWriteDeadline(time.Now().Add(closeGrace))
+		c.SetReadDeadline(time.Now().Add(closeGrace))
 	}
 	return errors.Join(r.logErr, err)
 }

@@ -54,7 +54,10 @@ func (r *Relay) attach(conn net.Conn) {
 	go r.readClient(conn, c)
 }
 
-// writeClient sends queued output until the client is removed, then hangs up.
+// writeClient sends queued output until the client is removed, then shuts
+// down only the sending side: input the client sent before it left (a
+// line and then Ctrl-] in one go) must still reach the pty, so the
+// connection is closed by readClient once that input is read.
 func (r *Relay) writeClient(conn net.Conn, c *client) {
 	for p := range c.out {
 		if _, err := conn.Write(p); err != nil {
@@ -62,15 +65,23 @@ func (r *Relay) writeClient(conn net.Conn, c *client) {
 			break
 		}
 	}
-	conn.Close()
-	r.mu.Lock()
-	delete(r.conns, conn)
-	r.mu.Unlock()
+	if uc, ok := conn.(*net.UnixConn); ok {
+		uc.CloseWrite()
+	} else {
+		conn.Close()
+	}
 }
 
-// readClient copies the client's input to the pty until the client leaves.
-// It does not use io.Copy: os.File.ReadFrom would try splice on the pty.
+// readClient copies the client's input to the pty until the client leaves,
+// then closes the connection. It does not use io.Copy: os.File.ReadFrom
+// would try splice on the pty.
 func (r *Relay) readClient(conn net.Conn, c *client) {
+	defer func() {
+		conn.Close()
+		r.mu.Lock()
+		delete(r.conns, conn)
+		r.mu.Unlock()
+	}()
 	buf := make([]byte, chunkSize)
 	for {
 		n, err := conn.Read(buf)
