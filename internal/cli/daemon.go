@@ -67,13 +67,8 @@ func runDaemon(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	self, err := os.Executable()
-	if err == nil {
-		self, err = filepath.EvalSymlinks(self)
-	}
-	if err != nil {
-		return err
-	}
+	// The binary NewBuilder resolved: what generated runners call, too.
+	self := e.builder.Microvm
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	runtime := state.RuntimeDir()
 	dm := &supervisor.Daemon{

@@ -12,10 +12,8 @@ import (
 	"github.com/microvm-host/microvm/internal/hypervisor"
 	"github.com/microvm-host/microvm/internal/hypervisor/control"
 	"github.com/microvm-host/microvm/internal/state"
+	"github.com/microvm-host/microvm/internal/supervisor"
 )
-
-// defaultStopTimeout is microvm.nix's TimeoutSec for microvm@.service.
-const defaultStopTimeout = 150 * time.Second
 
 // newRunnerShutdownCmd is bin/microvm-shutdown of generated runners: it
 // requests a graceful power-off and then waits until the hypervisor
@@ -35,7 +33,7 @@ func newRunnerShutdownCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&method, "method", "", "qmp, cloud-hypervisor, firecracker or crosvm")
 	cmd.Flags().StringVar(&socket, "socket", "", "control socket, relative to the VM directory")
-	cmd.Flags().DurationVar(&timeout, "timeout", defaultStopTimeout, "how long to wait for the guest to power off")
+	cmd.Flags().DurationVar(&timeout, "timeout", supervisor.DefaultStopTimeout, "how long to wait for the guest to power off")
 	return cmd
 }
 

@@ -35,13 +35,8 @@ default DIR, systemd is reloaded.`,
 			if err != nil {
 				return err
 			}
-			self, err := os.Executable()
-			if err == nil {
-				self, err = filepath.EvalSymlinks(self)
-			}
-			if err != nil {
-				return err
-			}
+			// The binary NewBuilder resolved: what generated runners call, too.
+			self := e.builder.Microvm
 			root, err := filepath.Abs(e.stateRoot)
 			if err != nil {
 				return err
