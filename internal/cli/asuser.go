@@ -15,12 +15,10 @@ import (
 // LimitNOFILE=1048576, LimitMEMLOCK=infinity (VFIO pins guest memory).
 const hypervisorNOFILE = 1048576
 
-// asVMUser makes cmd run as the VM user with the hypervisor's limits, and
-// lets that user create its sockets and images in the VM directory.
-func asVMUser(cmd *exec.Cmd, vmDir string, id hostprep.Identity, warn func(string, ...any)) error {
-	if err := os.Chown(vmDir, id.UID, id.GID); err != nil {
-		return fmt.Errorf("giving %s to the VM user: %w", vmDir, err)
-	}
+// asVMUser makes cmd run as the VM user with the hypervisor's limits. The
+// VM user creates its sockets and images in the VM directory through the
+// VM group (state.VMDirMode); the directory stays root's.
+func asVMUser(cmd *exec.Cmd, id hostprep.Identity, warn func(string, ...any)) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{
 		Uid: uint32(id.UID), Gid: uint32(id.GID), Groups: id.Groups,
 	}}
@@ -53,4 +51,20 @@ func limit(v uint64) string {
 		return "unlimited"
 	}
 	return fmt.Sprint(v)
+}
+
+// shutdownCredential is who runs bin/microvm-shutdown (supervisor.Stop):
+// the VM user when root runs VMs as another user, else the caller (nil).
+func (e *env) shutdownCredential() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	id, err := e.identity()
+	if err != nil {
+		return nil, err
+	}
+	if id.UID == 0 {
+		return nil, nil
+	}
+	return &syscall.Credential{Uid: uint32(id.UID), Gid: uint32(id.GID), Groups: id.Groups}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -73,9 +74,21 @@ type env struct {
 	stateRoot      string
 	hostConfig     string
 	builder        *source.Builder
+	lockTimeout    time.Duration
+	cfg            *hostconfig.Config // loaded on first use
 }
 
-func (e *env) state() (*state.Dir, error) { return state.Open(e.stateRoot) }
+// state opens the state directory; waiting for a VM's lock is reported on
+// stderr and bounded by --lock-timeout.
+func (e *env) state() (*state.Dir, error) {
+	d, err := state.Open(e.stateRoot)
+	if err != nil {
+		return nil, err
+	}
+	d.LockTimeout = e.lockTimeout
+	d.Waiting = func(msg string) { fmt.Fprintf(e.stderr, "microvm: %s (Ctrl-C to give up)\n", msg) }
+	return d, nil
+}
 
 // color reports whether stdout gets ANSI colours: only on a terminal, and
 // never with NO_COLOR set (https://no-color.org).
@@ -136,6 +149,9 @@ microvm.nix's short forms keep working:
 			if e.stateRoot == "" {
 				e.stateRoot = state.DefaultRoot
 			}
+			if e.lockTimeout <= 0 {
+				return usageError("--lock-timeout %s: expected a positive duration like 10m", e.lockTimeout)
+			}
 			return nil
 		},
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -150,6 +166,7 @@ microvm.nix's short forms keep working:
 	}
 	root.PersistentFlags().StringVar(&e.stateRoot, "state-dir", "", "state directory (default $"+state.EnvRoot+" or "+state.DefaultRoot+")")
 	root.PersistentFlags().StringVar(&e.hostConfig, "host-config", "", "host configuration (default $"+hostconfig.EnvPath+" or "+hostconfig.DefaultPath+")")
+	root.PersistentFlags().DurationVar(&e.lockTimeout, "lock-timeout", state.DefaultLockTimeout, "how long to wait for a VM that another command works on")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError("%v (see %s --help)", err, cmd.CommandPath())
 	})

@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/user"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
-	"github.com/microvm-host/microvm/internal/hostconfig"
 	"github.com/microvm-host/microvm/internal/source"
 	"github.com/microvm-host/microvm/internal/state"
 )
@@ -52,6 +49,17 @@ func create(ctx context.Context, e *env, name, from string) error {
 	if err != nil {
 		return err
 	}
+	// As root the VM directory goes to the VM group (state.VMDirMode):
+	// a host configuration that does not load, or a group that does not
+	// exist, is an error now rather than a directory nobody can use.
+	gid := -1
+	if os.Geteuid() == 0 {
+		id, err := e.identity()
+		if err != nil {
+			return fmt.Errorf("creating VM %q: %w", name, err)
+		}
+		gid = id.GID
+	}
 	unlock, err := d.Lock(ctx, name)
 	if err != nil {
 		return err
@@ -81,35 +89,12 @@ func create(ctx context.Context, e *env, name, from string) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("creating VM %q: %w", name, err)
 	}
-	if err := stage.Commit(); err != nil {
+	if err := stage.Commit(gid); err != nil {
 		return err
 	}
-	shareWithVMGroup(e, d.VMPath(name))
 	if err := addGCRoots(d, name, inst.runner); err != nil {
 		fmt.Fprintf(e.stderr, "microvm: warning: %v\n", err)
 	}
 	e.printf("Created MicroVM %s from %s.\nStart it with: microvm run %s\n", name, src, name)
 	return nil
-}
-
-// shareWithVMGroup gives the VM group write access to a new VM directory,
-// as microvm.nix's create does (chown :kvm, g+w): under systemd the
-// hypervisor and set-booted run as the VM user and write there. Only root
-// can, and a host without the group yet (no `host init`) is left alone.
-func shareWithVMGroup(e *env, vmDir string) {
-	if os.Geteuid() != 0 {
-		return
-	}
-	cfg, err := hostconfig.Load(e.hostConfigPath())
-	if err != nil {
-		return
-	}
-	g, err := user.LookupGroup(cfg.Group)
-	if err != nil {
-		return
-	}
-	gid, _ := strconv.Atoi(g.Gid)
-	if err := os.Chown(vmDir, 0, gid); err == nil {
-		os.Chmod(vmDir, 0o775)
-	}
 }

@@ -42,7 +42,7 @@ meanwhile. SIGTERM/SIGINT stop all VMs in parallel, then the daemon.`,
 }
 
 func runDaemon(ctx context.Context, e *env) error {
-	cfg, err := hostconfig.Load(e.hostConfigPath())
+	cfg, err := e.loadHostConfig()
 	if err != nil {
 		return err
 	}
@@ -75,6 +75,9 @@ func runDaemon(ctx context.Context, e *env) error {
 		State: d, Runtime: runtime, Microvm: self, Config: cfg, Policy: policy, Log: log,
 		Env:     append(os.Environ(), hostconfig.EnvPath+"="+e.hostConfigPath(), state.EnvRuntimeDir+"="+runtime),
 		Cleanup: func(name string) error { return cleanupDead(ctx, e, d, name) },
+	}
+	if dm.ShutdownAs, err = e.shutdownCredential(); err != nil {
+		return err
 	}
 	gid := -1
 	if os.Geteuid() == 0 {

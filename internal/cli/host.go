@@ -11,7 +11,6 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/cobra"
 
-	"github.com/microvm-host/microvm/internal/hostconfig"
 	"github.com/microvm-host/microvm/internal/hostprep"
 	"github.com/microvm-host/microvm/internal/runner"
 	"github.com/microvm-host/microvm/internal/state"
@@ -152,7 +151,7 @@ func newHostInitCmd(e *env) *cobra.Command {
 		Short: "Set up the host once: VM user and group, kernel modules, state directory",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := hostconfig.Load(e.hostConfigPath())
+			cfg, err := e.loadHostConfig()
 			if err != nil {
 				return err
 			}
@@ -164,7 +163,8 @@ func newHostInitCmd(e *env) *cobra.Command {
 }
 
 // newHostBootedCmd sets or removes the VM's booted link: the
-// microvm-set-booted@ unit's steps, run as the VM user, so that booted
+// microvm-set-booted@ unit's steps, run as root (booted is a record root
+// relies on; the VM user must not write it), so that booted
 // exists from before the first setup step until after the last teardown
 // (microvm.nix removed it first and left taps behind, #469).
 func newHostBootedCmd(e *env, set bool) *cobra.Command {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/microvm-host/microvm/internal/runner"
+	"github.com/microvm-host/microvm/internal/source"
 	"github.com/microvm-host/microvm/internal/state"
 )
 
@@ -21,6 +22,9 @@ type installed struct {
 // install builds the runner for name from src in workDir, validates it
 // and puts it into the state store unless Nix already keeps it.
 func install(ctx context.Context, e *env, d *state.Dir, src state.Source, name, workDir string) (installed, error) {
+	if err := e.checkSource(src); err != nil {
+		return installed{}, err
+	}
 	dir, err := e.builder.Build(ctx, src, name, workDir)
 	if err != nil {
 		return installed{}, err
@@ -64,4 +68,17 @@ func invalidRunner(dir string, err error) error {
 		lines = append(lines, "  "+err.Error())
 	}
 	return fmt.Errorf("invalid runner package %s:\n%s", dir, strings.Join(lines, "\n"))
+}
+
+// checkSource refuses, as root, a source the VM user could change
+// (source.CheckTrusted).
+func (e *env) checkSource(src state.Source) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	id, err := e.identity()
+	if err != nil {
+		return err
+	}
+	return source.CheckTrusted(src, id.VMUser())
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/microvm-host/microvm/internal/printable"
 	"github.com/microvm-host/microvm/internal/source"
 	"github.com/microvm-host/microvm/internal/state"
 )
@@ -36,6 +37,7 @@ type listEntry struct {
 	Source          *state.Source `json:"source,omitempty"`
 	Note            string        `json:"note,omitempty"` // why the expected version is unknown
 	Problems        []string      `json:"problems,omitempty"`
+	Ignored         []string      `json:"ignored,omitempty"` // records microvm did not write
 }
 
 func newListCmd(e *env) *cobra.Command {
@@ -63,7 +65,7 @@ yellow when it is booted but nothing runs (crashed), red otherwise.`,
 			if err != nil {
 				return err
 			}
-			entries := listEntries(cmd.Context(), e.builder, d, vms)
+			entries := listEntries(cmd.Context(), e.builder, d, vms, e.checkSource)
 			if asJSON {
 				enc := json.NewEncoder(e.stdout)
 				enc.SetIndent("", "  ")
@@ -79,12 +81,15 @@ yellow when it is booted but nothing runs (crashed), red otherwise.`,
 
 // listEntries computes every VM's status. Sources shared by several VMs
 // are evaluated once.
-func listEntries(ctx context.Context, b *source.Builder, d *state.Dir, vms []state.VM) []listEntry {
+//
+// check vets a source before it is read (see env.checkSource): list runs
+// as root and must not read what the VM user points a source at.
+func listEntries(ctx context.Context, b *source.Builder, d *state.Dir, vms []state.VM, check func(state.Source) error) []listEntry {
 	entries := make([]listEntry, 0, len(vms))
 	cache := map[expectKey]expectResult{}
 	active := activeUnits(ctx)
 	for i := range vms {
-		le := listEntryOf(ctx, b, d, &vms[i], cache)
+		le := listEntryOf(ctx, b, d, &vms[i], cache, check)
 		le.Running = le.Running || active["microvm@"+le.Name+".service"]
 		entries = append(entries, le)
 	}
@@ -122,7 +127,7 @@ type expectResult struct {
 	err error
 }
 
-func listEntryOf(ctx context.Context, b *source.Builder, d *state.Dir, vm *state.VM, cache map[expectKey]expectResult) listEntry {
+func listEntryOf(ctx context.Context, b *source.Builder, d *state.Dir, vm *state.VM, cache map[expectKey]expectResult, check func(state.Source) error) listEntry {
 	le := listEntry{
 		Name:     vm.Name,
 		Running:  vm.Running,
@@ -130,6 +135,7 @@ func listEntryOf(ctx context.Context, b *source.Builder, d *state.Dir, vm *state
 		Current:  vm.Current,
 		Source:   vm.Source,
 		Problems: vm.Problems,
+		Ignored:  vm.Ignored,
 	}
 	if vm.Broken() {
 		le.Status = statusBroken
@@ -152,7 +158,9 @@ func listEntryOf(ctx context.Context, b *source.Builder, d *state.Dir, vm *state
 		}
 		r, ok := cache[k]
 		if !ok {
-			r.exp, r.err = b.Expect(ctx, *vm.Source, vm.Name, vm.Current, k.withSystem)
+			if r.err = check(*vm.Source); r.err == nil {
+				r.exp, r.err = b.Expect(ctx, *vm.Source, vm.Name, vm.Current, k.withSystem)
+			}
 			cache[k] = r
 		}
 		switch {
@@ -208,8 +216,12 @@ const (
 )
 
 // printList prints microvm.nix's list format: the name coloured by
-// whether the VM runs, one status, and the command that fixes it.
+// whether the VM runs, one status, and the command that fixes it. Names,
+// versions and problems come from the state directory, where the VM user
+// can write: they are printed through package printable, so no escape
+// sequence in them reaches the terminal.
 func printList(e *env, entries []listEntry) {
+	display := func(v string) string { return printable.String(display(v)) }
 	c := func(code, s string) string { return s }
 	if e.color() {
 		c = func(code, s string) string { return code + s + ansiReset }
@@ -223,10 +235,10 @@ func printList(e *env, entries []listEntry) {
 			nameColor = ansiBoldYellow
 		}
 		var b strings.Builder
-		b.WriteString(c(nameColor, le.Name) + ": ")
+		b.WriteString(c(nameColor, printable.String(le.Name)) + ": ")
 		switch le.Status {
 		case statusBroken:
-			b.WriteString(c(ansiRed, "broken") + ": " + strings.Join(le.Problems, "; "))
+			b.WriteString(c(ansiRed, "broken") + ": " + printable.Text(strings.Join(le.Problems, "; ")))
 		case statusOutdated:
 			b.WriteString(c(ansiRed, "outdated") + "(" + c(ansiRed, display(le.CurrentVersion)) + "), rebuild(" +
 				c(ansiGreen, display(le.ExpectedVersion)) + ") and reboot: " + c(ansiBoldCyan, "microvm -Ru "+le.Name))
@@ -240,7 +252,10 @@ func printList(e *env, entries []listEntry) {
 				c(ansiBoldCyan, "microvm run "+le.Name))
 		}
 		if le.Note != "" {
-			b.WriteString(" (" + le.Note + ")")
+			b.WriteString(" (" + printable.Text(le.Note) + ")")
+		}
+		for _, why := range le.Ignored {
+			b.WriteString(" (ignoring " + printable.Text(why) + ")")
 		}
 		b.WriteString("\n")
 		e.stdout.Write([]byte(b.String()))

@@ -6,30 +6,30 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 
 	"github.com/microvm-host/microvm/internal/hostprep"
 	"github.com/microvm-host/microvm/internal/supervisor"
 )
 
-// NotifySocketName is the sd_notify socket of a monitored VM whose runner
-// forwards the guest's readiness (supportsNotifySocket: cloud-hypervisor's
-// vmm.notify_socket relay in microvm-run). It is in the VM directory so
-// the VM user can send to it; forging READY there only fools the daemon
-// about that user's own VM.
-const NotifySocketName = "microvm-notify.sock"
-
 // listenNotify makes the hypervisor's NOTIFY_SOCKET, and records in the
-// runtime directory (root's) once READY=1 arrives, for the daemon.
-func listenNotify(cmd *exec.Cmd, vmDir, runtime, name string, id hostprep.Identity) (stop func(), err error) {
-	path := filepath.Join(vmDir, NotifySocketName)
+// runtime directory (root's) once READY=1 arrives, for the daemon. The
+// socket lives in the runtime directory too, where only root creates
+// entries: bound in the VM directory, which the VM user can write, it
+// would have to be handed to that user by name, and a link swapped in
+// meanwhile would have root chown whatever it points at. The VM user may
+// send to it; forging READY only fools the daemon about that user's VMs.
+func listenNotify(cmd *exec.Cmd, runtime, name string, id hostprep.Identity) (stop func(), err error) {
+	if err := os.MkdirAll(runtime, 0o755); err != nil {
+		return nil, fmt.Errorf("notify socket: %w", err)
+	}
+	path := supervisor.NotifyFile(runtime, name)
 	os.Remove(path)
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
 	if err != nil {
 		return nil, fmt.Errorf("notify socket: %w", err)
 	}
 	if id.Switch {
-		if err := os.Chown(path, id.UID, id.GID); err != nil {
+		if err := os.Lchown(path, id.UID, id.GID); err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("notify socket: %w", err)
 		}

@@ -22,10 +22,32 @@ func (e *env) hostConfigPath() string {
 	return hostconfig.DefaultPath
 }
 
+// hostConfig loads the host configuration once per command.
+func (e *env) loadHostConfig() (*hostconfig.Config, error) {
+	if e.cfg == nil {
+		cfg, err := hostconfig.Load(e.hostConfigPath())
+		if err != nil {
+			return nil, err
+		}
+		e.cfg = cfg
+	}
+	return e.cfg, nil
+}
+
+// identity is who VMs run as: the configured VM user as root, else the
+// caller.
+func (e *env) identity() (hostprep.Identity, error) {
+	cfg, err := e.loadHostConfig()
+	if err != nil {
+		return hostprep.Identity{}, err
+	}
+	return hostprep.LookupIdentity(cfg)
+}
+
 // prep builds the host preparation for this host: taps, macvtaps and
 // VFIO only as root (a non-root user runs VMs without them, as itself).
 func (e *env) prep() (*hostprep.Prep, error) {
-	cfg, err := hostconfig.Load(e.hostConfigPath())
+	cfg, err := e.loadHostConfig()
 	if err != nil {
 		return nil, err
 	}

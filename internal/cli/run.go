@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -74,12 +75,12 @@ func run(ctx context.Context, e *env, name string, prep *hostprep.Prep, mon *mon
 	if err != nil {
 		return err
 	}
-	r, err := boot(ctx, e, d, name, prep)
+	r, unlock, err := boot(ctx, e, d, name, prep, prep.ID)
 	if err != nil {
 		return err
 	}
 	vmDir := d.VMPath(name)
-	runErr := runHypervisor(e, vmDir, r, prep.ID, mon)
+	runErr := runHypervisor(e, vmDir, r, prep.ID, mon, unlock)
 	if mon != nil {
 		// For the daemon, which may not be our parent any more.
 		if err := supervisor.WriteExit(state.RuntimeDir(), name, ExitCode(runErr)); err != nil {
@@ -94,14 +95,36 @@ func run(ctx context.Context, e *env, name string, prep *hostprep.Prep, mon *mon
 	return runErr
 }
 
-// boot marks the VM booted and prepares the host, under the VM's lock.
-func boot(ctx context.Context, e *env, d *state.Dir, name string, prep HostPrep) (*runner.Runner, error) {
-	unlock, err := d.Lock(ctx, name)
+// boot marks the VM booted and prepares the host, under the VM's lock,
+// which it returns still held: the caller releases it once the process
+// record is written, so that nobody who takes the lock (remove, stop)
+// sees a booted VM without its process. As root it first makes sure the
+// VM directory protects root's records (state.Dir.Secure), then relies
+// only on records root wrote.
+func boot(ctx context.Context, e *env, d *state.Dir, name string, prep HostPrep, id hostprep.Identity) (_ *runner.Runner, unlock func(), err error) {
+	unlock, err = d.Lock(ctx, name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer unlock()
+	defer func() {
+		if err != nil {
+			unlock()
+		}
+	}()
+	r, err := bootLocked(ctx, e, d, name, prep, id)
+	return r, unlock, err
+}
+
+func bootLocked(ctx context.Context, e *env, d *state.Dir, name string, prep HostPrep, id hostprep.Identity) (*runner.Runner, error) {
+	if id.Switch && d.Exists(name) {
+		if err := d.Secure(name, id.GID); err != nil {
+			return nil, err
+		}
+	}
 	vm := d.Inspect(name)
+	for _, why := range vm.Ignored {
+		fmt.Fprintf(e.stderr, "microvm: warning: ignoring %s\n", why)
+	}
 	switch {
 	case !d.Exists(name):
 		return nil, fmt.Errorf("running %q: %w", name, state.ErrNotExist)
@@ -147,12 +170,15 @@ func boot(ctx context.Context, e *env, d *state.Dir, name string, prep HostPrep)
 
 // runHypervisor runs bin/microvm-run of the booted runner until it exits.
 // It execs the booted path, not current: an update meanwhile must not
-// change what is running.
-func runHypervisor(e *env, vmDir string, r *runner.Runner, id hostprep.Identity, mon *monitor) error {
+// change what is running. It calls unlock (the VM's lock, see boot) once
+// the process record is written, or when starting failed.
+func runHypervisor(e *env, vmDir string, r *runner.Runner, id hostprep.Identity, mon *monitor, unlock func()) error {
+	unlock = sync.OnceFunc(unlock)
+	defer unlock()
 	cmd := exec.Command(filepath.Join(r.Dir, runner.RunScript))
 	cmd.Dir = vmDir
 	if id.Switch {
-		if err := asVMUser(cmd, vmDir, id, func(f string, a ...any) { fmt.Fprintf(e.stderr, f, a...) }); err != nil {
+		if err := asVMUser(cmd, id, func(f string, a ...any) { fmt.Fprintf(e.stderr, f, a...) }); err != nil {
 			return err
 		}
 	}
@@ -163,7 +189,7 @@ func runHypervisor(e *env, vmDir string, r *runner.Runner, id hostprep.Identity,
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	if mon != nil && r.Meta != nil && r.Meta.SupportsNotifySocket {
-		stopNotify, err := listenNotify(cmd, vmDir, state.RuntimeDir(), filepath.Base(vmDir), id)
+		stopNotify, err := listenNotify(cmd, state.RuntimeDir(), filepath.Base(vmDir), id)
 		if err != nil {
 			return err
 		}
@@ -184,6 +210,7 @@ func runHypervisor(e *env, vmDir string, r *runner.Runner, id hostprep.Identity,
 	if p, err := state.ProcessOf(cmd.Process.Pid); err == nil {
 		state.WriteProcess(vmDir, p)
 	}
+	unlock()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	for {

@@ -65,7 +65,17 @@ func stop(ctx context.Context, e *env, name string, timeout, grace time.Duration
 	if err != nil {
 		return err
 	}
-	vm := d.Inspect(name)
+	// Read under the VM's lock: a run that is starting holds it until its
+	// process is recorded, so a VM that just started is not "not running".
+	var vm state.VM
+	if d.Exists(name) {
+		unlock, err := d.Lock(ctx, name)
+		if err != nil {
+			return fmt.Errorf("stopping %q: %w", name, err)
+		}
+		vm = d.Inspect(name)
+		unlock()
+	}
 	switch {
 	case !d.Exists(name):
 		return fmt.Errorf("stopping %q: %w", name, state.ErrNotExist)
@@ -83,8 +93,12 @@ func stop(ctx context.Context, e *env, name string, timeout, grace time.Duration
 	} else if r, err = runner.Load(booted); err != nil {
 		return invalidRunner(booted, err)
 	}
+	as, err := e.shutdownCredential()
+	if err != nil {
+		return fmt.Errorf("stopping %q: %w", name, err)
+	}
 	start := time.Now()
-	outcome, err := supervisor.Stop(ctx, vm.Dir, r, *vm.Process, timeout, grace, func(err error) {
+	outcome, err := supervisor.Stop(ctx, vm.Dir, r, *vm.Process, timeout, grace, as, func(err error) {
 		fmt.Fprintf(e.stderr, "microvm: %s did not power off: %v; sending SIGTERM\n", name, err)
 	})
 	if err != nil {

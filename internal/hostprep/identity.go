@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/microvm-host/microvm/internal/hostconfig"
+	"github.com/microvm-host/microvm/internal/trust"
 )
 
 // Identity is who the hypervisor runs as.
@@ -45,4 +46,16 @@ func LookupIdentity(c *hostconfig.Config) (Identity, error) {
 		id.Groups = append(id.Groups, uint32(gid))
 	}
 	return id, nil
+}
+
+// VMUser is who root must not let steer it (see package trust): the VM
+// user with its groups. It is nil when there is no boundary to defend:
+// microvm runs as the user that runs the VMs, or VMs run as root.
+func (id Identity) VMUser() *trust.User {
+	if !id.Switch || id.UID == 0 {
+		return nil
+	}
+	u := &trust.User{UID: uint32(id.UID), GIDs: []uint32{uint32(id.GID)}}
+	u.GIDs = append(u.GIDs, id.Groups...)
+	return u
 }

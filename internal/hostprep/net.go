@@ -15,7 +15,7 @@ var errNeedsRoot = errors.New("needs root (network and device setup); run as roo
 // the runner's hypervisor opens them with.
 func (p *Prep) TapUp(ctx context.Context, vm, vmDir string, r *runner.Runner) error {
 	if r.Helpers.TapUp {
-		return runHelper(ctx, r, runner.TapUpScript, vmDir)
+		return p.runHelper(ctx, r, runner.TapUpScript, vmDir)
 	}
 	if len(r.Taps) == 0 {
 		return nil
@@ -37,7 +37,7 @@ func (p *Prep) TapUp(ctx context.Context, vm, vmDir string, r *runner.Runner) er
 // TapDown deletes the taps of the runner that ran, whatever their flags.
 func (p *Prep) TapDown(ctx context.Context, vm, vmDir string, r *runner.Runner) error {
 	if r.Helpers.TapDown {
-		return runHelper(ctx, r, runner.TapDownScript, vmDir)
+		return p.runHelper(ctx, r, runner.TapDownScript, vmDir)
 	}
 	if len(r.Taps) == 0 {
 		return nil
@@ -51,7 +51,7 @@ func (p *Prep) TapDown(ctx context.Context, vm, vmDir string, r *runner.Runner) 
 // MacvtapUp creates the runner's macvtaps and hands /dev/tapN to the VM user.
 func (p *Prep) MacvtapUp(ctx context.Context, vm, vmDir string, r *runner.Runner) error {
 	if r.Helpers.MacvtapUp {
-		return runHelper(ctx, r, runner.MacvtapUpScript, vmDir)
+		return p.runHelper(ctx, r, runner.MacvtapUpScript, vmDir)
 	}
 	if len(r.Macvtaps) == 0 {
 		return nil
@@ -69,7 +69,7 @@ func (p *Prep) MacvtapUp(ctx context.Context, vm, vmDir string, r *runner.Runner
 // MacvtapDown deletes the macvtaps of the runner that ran.
 func (p *Prep) MacvtapDown(ctx context.Context, vm, vmDir string, r *runner.Runner) error {
 	if r.Helpers.MacvtapDown {
-		return runHelper(ctx, r, runner.MacvtapDownScript, vmDir)
+		return p.runHelper(ctx, r, runner.MacvtapDownScript, vmDir)
 	}
 	if len(r.Macvtaps) == 0 {
 		return nil

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/microvm-host/microvm/internal/runner"
+	"github.com/microvm-host/microvm/internal/trust"
 	"github.com/microvm-host/microvm/internal/vfio"
 )
 
@@ -14,7 +16,7 @@ import (
 // drivers they came from, in the VM directory.
 func (p *Prep) PCISetup(ctx context.Context, vm, vmDir string, r *runner.Runner) error {
 	if r.Helpers.PCISetup {
-		return runHelper(ctx, r, runner.PCISetupScript, vmDir)
+		return p.runHelper(ctx, r, runner.PCISetupScript, vmDir)
 	}
 	if len(r.PCIDevices) == 0 {
 		return nil
@@ -25,7 +27,7 @@ func (p *Prep) PCISetup(ctx context.Context, vm, vmDir string, r *runner.Runner)
 	path := filepath.Join(vmDir, VFIOFile)
 	// A record left by a crash holds the drivers from before that boot;
 	// Merge keeps them rather than "vfio-pci", which Bind now finds.
-	saved, err := vfio.LoadBindings(path)
+	saved, err := p.loadBindings(path, r)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
@@ -43,7 +45,7 @@ func (p *Prep) PCISetup(ctx context.Context, vm, vmDir string, r *runner.Runner)
 // runner with its own pci-setup has no teardown (microvm.nix has none).
 func (p *Prep) PCITeardown(ctx context.Context, vm, vmDir string, r *runner.Runner) error {
 	path := filepath.Join(vmDir, VFIOFile)
-	bs, err := vfio.LoadBindings(path)
+	bs, err := p.loadBindings(path, r)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -57,4 +59,32 @@ func (p *Prep) PCITeardown(ctx context.Context, vm, vmDir string, r *runner.Runn
 		return err
 	}
 	return os.Remove(path)
+}
+
+// loadBindings reads the VFIO record of a VM directory, which the VM user
+// can write: only a record root wrote counts (trust.ReadFile), and only
+// for the devices the runner names, so a planted record cannot make
+// teardown rebind devices the VM never had.
+//
+// A record root did not write is logged and treated as absent.
+func (p *Prep) loadBindings(path string, r *runner.Runner) ([]vfio.Binding, error) {
+	data, err := trust.ReadFile(path)
+	if errors.Is(err, trust.ErrUntrusted) {
+		p.log().Warn("ignoring VFIO record", "err", err)
+		return nil, os.ErrNotExist
+	}
+	if err != nil {
+		return nil, err
+	}
+	all, err := vfio.ParseBindings(data, path)
+	if err != nil {
+		return nil, err
+	}
+	var own []vfio.Binding
+	for _, bd := range all {
+		if slices.Contains(r.PCIDevices, bd.Addr) {
+			own = append(own, bd)
+		}
+	}
+	return own, nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -28,7 +27,7 @@ func (p *Prep) VirtiofsdStart(ctx context.Context, vm, vmDir string, r *runner.R
 	}
 	f := &fleet{}
 	if r.Helpers.VirtiofsdRun {
-		h, err := startHelper(r, vmDir)
+		h, err := p.startHelper(r, vmDir)
 		if err != nil {
 			return err
 		}
@@ -47,6 +46,7 @@ func (p *Prep) VirtiofsdStart(ctx context.Context, vm, vmDir string, r *runner.R
 		}
 		c := p.Virtiofsd
 		c.Group = p.ID.GID
+		c.VMUser = p.ID.VMUser()
 		c.Log = p.log()
 		own, err := virtiofsd.Start(ctx, vm, shares, c)
 		if err != nil {
@@ -78,7 +78,7 @@ func (p *Prep) VirtiofsdStop(ctx context.Context, vm, vmDir string, r *runner.Ru
 		return f.own.Stop()
 	default:
 		if r.Helpers.VirtiofsdShutdown {
-			if err := runHelper(ctx, r, runner.VirtiofsdShutdownScript, vmDir); err != nil {
+			if err := p.runHelper(ctx, r, runner.VirtiofsdShutdownScript, vmDir); err != nil {
 				p.log().Warn("virtiofsd-shutdown failed; terminating virtiofsd-run", "vm", vm, "err", err)
 			}
 		}
@@ -96,8 +96,12 @@ type helperProc struct {
 
 // startHelper starts bin/virtiofsd-run in its own process group, so it and
 // its daemons can be stopped together.
-func startHelper(r *runner.Runner, vmDir string) (*helperProc, error) {
-	cmd := exec.Command(filepath.Join(r.Dir, runner.VirtiofsdRunScript))
+func (p *Prep) startHelper(r *runner.Runner, vmDir string) (*helperProc, error) {
+	path, err := p.checkHelper(r, runner.VirtiofsdRunScript)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(path)
 	cmd.Dir = vmDir
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

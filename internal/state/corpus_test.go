@@ -3,6 +3,7 @@ package state
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -40,7 +41,7 @@ func TestBadStateCorpus(t *testing.T) {
 				}
 			}
 			expand := strings.NewReplacer("$RUNNER", runnerDir, "$STATE", d.Root).Replace
-			var problems, oks []string
+			var problems, ignored, oks []string
 			for _, line := range strings.Split(string(ar.Comment), "\n") {
 				switch verb, arg, _ := strings.Cut(line, " "); verb {
 				case "mkdir":
@@ -54,25 +55,48 @@ func TestBadStateCorpus(t *testing.T) {
 					if err := os.Symlink(expand(target), filepath.Join(d.Root, p)); err != nil {
 						t.Fatal(err)
 					}
+				case "chown":
+					// chown P UID: as the VM user would have created it.
+					if os.Geteuid() != 0 {
+						t.Skip("chown needs root")
+					}
+					p, uid, _ := strings.Cut(arg, " ")
+					n, err := strconv.Atoi(uid)
+					if err != nil {
+						t.Fatalf("bad directive %q", line)
+					}
+					if err := os.Lchown(filepath.Join(d.Root, p), n, n); err != nil {
+						t.Fatal(err)
+					}
 				case "problem:":
-					problems = append(problems, arg)
+					problems = append(problems, expand(arg))
+				case "ignored:":
+					ignored = append(ignored, expand(arg))
 				case "ok:":
 					oks = append(oks, arg)
 				}
 			}
-			if len(problems) == 0 {
+			if len(problems)+len(ignored) == 0 {
 				t.Fatal("case names no problem")
 			}
 			vms, err := d.List()
 			if err != nil {
 				t.Fatalf("List failed on a bad entry instead of reporting it: %v", err)
 			}
-			var report strings.Builder
+			var report, ignoredReport strings.Builder
 			listed := map[string]bool{}
 			for _, vm := range vms {
 				listed[vm.Name] = !vm.Broken()
 				for _, p := range vm.Problems {
 					report.WriteString(vm.Name + ": " + p + "\n")
+				}
+				for _, p := range vm.Ignored {
+					ignoredReport.WriteString(vm.Name + ": " + p + "\n")
+				}
+			}
+			for _, want := range ignored {
+				if !strings.Contains(ignoredReport.String(), want) {
+					t.Errorf("ignored records do not mention %q:\n%s", want, ignoredReport.String())
 				}
 			}
 			for _, want := range problems {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/gofrs/flock"
 	"github.com/google/renameio/v2"
+
+	"github.com/microvm-host/microvm/internal/trust"
 )
 
 // ErrExists is returned when creating a VM whose directory already exists.
@@ -23,7 +25,17 @@ var ErrNotExist = errors.New("no such VM")
 // so listing a state directory that does not exist is harmless.
 type Dir struct {
 	Root string // absolute
+	// LockTimeout bounds the wait for a VM's lock; 0 means
+	// DefaultLockTimeout.
+	LockTimeout time.Duration
+	// Waiting, when set, is told once that a lock is held by another
+	// process, and by which, before Lock starts waiting for it.
+	Waiting func(msg string)
 }
+
+// DefaultLockTimeout is how long Lock waits for another command (a long
+// build in update, say) to release a VM.
+const DefaultLockTimeout = 10 * time.Minute
 
 // Open returns the state directory at root without touching the disk.
 func Open(root string) (*Dir, error) {
@@ -47,11 +59,24 @@ func (d *Dir) Exists(name string) bool {
 }
 
 // ensure creates the state directory's own entries; only mutating
-// operations call it.
+// operations call it. Locks and staging are the owner's alone: anyone who
+// could open a lock file could hold it and freeze every command on that
+// VM, and staged or removed VMs hold the VMs' images.
 func (d *Dir) ensure() error {
-	for _, p := range []string{d.Root, filepath.Join(d.Root, StoreDir), filepath.Join(d.Root, LocksDir), filepath.Join(d.Root, TmpDir)} {
-		if err := os.MkdirAll(p, 0o755); err != nil {
+	for _, e := range []struct {
+		path string
+		mode os.FileMode
+	}{{d.Root, 0o755}, {filepath.Join(d.Root, StoreDir), 0o755}, {filepath.Join(d.Root, LocksDir), 0o700}, {filepath.Join(d.Root, TmpDir), 0o700}} {
+		if err := os.MkdirAll(e.path, e.mode); err != nil {
 			return fmt.Errorf("preparing state directory: %w", err)
+		}
+		if e.mode != 0o755 {
+			// Directories made by earlier versions were 0755.
+			if fi, err := os.Lstat(e.path); err == nil && fi.Mode().Perm() != e.mode && fi.IsDir() {
+				if err := os.Chmod(e.path, e.mode); err != nil {
+					return fmt.Errorf("preparing state directory: %w", err)
+				}
+			}
 		}
 	}
 	return nil
@@ -60,11 +85,13 @@ func (d *Dir) ensure() error {
 // lockRetry is how often a blocked lock is retried while waiting.
 const lockRetry = 50 * time.Millisecond
 
-// Lock takes the exclusive lock of the VM called name, waiting until ctx
-// is done. The lock file lives outside the VM directory so that create
-// can hold it before the directory exists and remove while deleting it.
-// It also removes staging leftovers of that VM from interrupted commands:
-// whoever held the lock before us is gone.
+// Lock takes the exclusive lock of the VM called name. When another
+// process holds it, Lock says so through Waiting, naming that process,
+// and waits until ctx is done or LockTimeout passed. The lock file lives
+// outside the VM directory so that create can hold it before the
+// directory exists and remove while deleting it. Lock also removes
+// staging leftovers of that VM from interrupted commands: whoever held the
+// lock before us is gone.
 func (d *Dir) Lock(ctx context.Context, name string) (unlock func(), err error) {
 	if err := CheckName(name); err != nil {
 		return nil, err
@@ -72,9 +99,25 @@ func (d *Dir) Lock(ctx context.Context, name string) (unlock func(), err error) 
 	if err := d.ensure(); err != nil {
 		return nil, err
 	}
-	// 0644: the VM user (systemd units run some steps as it) may lock too.
-	l := flock.New(filepath.Join(d.Root, LocksDir, name), flock.SetPermissions(0o644))
-	ok, err := l.TryLockContext(ctx, lockRetry)
+	path := filepath.Join(d.Root, LocksDir, name)
+	l := flock.New(path, flock.SetPermissions(0o600))
+	ok, err := l.TryLock()
+	if err == nil && !ok {
+		holder := lockHolder(path)
+		if d.Waiting != nil {
+			d.Waiting(fmt.Sprintf("waiting for the lock on VM %q held by %s…", name, holder))
+		}
+		timeout := d.LockTimeout
+		if timeout <= 0 {
+			timeout = DefaultLockTimeout
+		}
+		tctx, cancel := context.WithTimeout(ctx, timeout)
+		ok, err = l.TryLockContext(tctx, lockRetry)
+		cancel()
+		if !ok && ctx.Err() == nil && err != nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("locking VM %q: still held by %s after %s", name, holder, timeout)
+		}
+	}
 	if err != nil || !ok {
 		return nil, fmt.Errorf("locking VM %q: %w", name, errOr(err, ctx.Err()))
 	}
@@ -133,10 +176,15 @@ func (d *Dir) ReadLink(name, link string) (string, error) {
 	return readLink(d.VMPath(name), link)
 }
 
+// Only links microvm wrote count (see trust.Readlink); others are an
+// error matching trust.ErrUntrusted.
 func readLink(vmDir, link string) (string, error) {
-	t, err := os.Readlink(filepath.Join(vmDir, link))
-	if errors.Is(err, os.ErrNotExist) {
+	t, err := trust.Readlink(filepath.Join(vmDir, link))
+	if trust.IsNotExist(err) {
 		return "", nil
+	}
+	if errors.Is(err, trust.ErrUntrusted) {
+		return "", err
 	}
 	if err != nil {
 		return "", fmt.Errorf("reading %s link: %w", link, err)

@@ -7,7 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+
+	"github.com/microvm-host/microvm/internal/trust"
 )
 
 // runnerLinks are the links that keep a store entry alive.
@@ -64,9 +65,11 @@ func (d *Dir) referencedEntries() (map[string]bool, error) {
 				continue
 			}
 			for _, l := range runnerLinks {
-				t, err := os.Readlink(filepath.Join(parent, e.Name(), l))
-				if errors.Is(err, syscall.EINVAL) || errors.Is(err, os.ErrNotExist) {
-					continue // not a link: references nothing
+				// Only links microvm wrote keep entries alive: the VM user
+				// could otherwise pin any runner against collection.
+				t, err := trust.Readlink(filepath.Join(parent, e.Name(), l))
+				if errors.Is(err, trust.ErrUntrusted) || errors.Is(err, os.ErrNotExist) {
+					continue // not root's link: references nothing
 				}
 				if err != nil {
 					// Unsure what it references: keep everything.

@@ -2,7 +2,6 @@ package state
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/google/renameio/v2"
+
+	"github.com/microvm-host/microvm/internal/trust"
 )
 
 // Process identifies a running hypervisor. The start time (clock ticks
@@ -70,9 +71,12 @@ func WriteProcess(vmDir string, p Process) error {
 }
 
 // ReadProcess returns the recorded process, or nil when none is recorded.
+// A record microvm did not write is an error matching trust.ErrUntrusted:
+// the VM user could name any process in it (pid 1) to block stop and
+// remove, or to have root signal it.
 func ReadProcess(vmDir string) (*Process, error) {
-	b, err := os.ReadFile(filepath.Join(vmDir, ProcessFile))
-	if errors.Is(err, os.ErrNotExist) {
+	b, err := trust.ReadFile(filepath.Join(vmDir, ProcessFile))
+	if trust.IsNotExist(err) {
 		return nil, nil
 	}
 	if err != nil {

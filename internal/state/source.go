@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 
 	"github.com/google/renameio/v2"
+
+	"github.com/microvm-host/microvm/internal/trust"
 )
 
 // Source kinds: what update rebuilds a VM from.
@@ -55,44 +57,65 @@ func WriteSource(vmDir string, src Source) error {
 	return nil
 }
 
-// ReadSource returns the source recorded in vmDir, or ErrNoSource.
+// ReadSource returns the source recorded in vmDir, or ErrNoSource. Only
+// records microvm wrote count: the VM user can create files in vmDir, and
+// a source it planted would make root build and run its runner. Such a
+// record is an error matching trust.ErrUntrusted, and counts as absent
+// when the other kind of record is root's.
 func ReadSource(vmDir string) (Source, error) {
-	b, err := os.ReadFile(filepath.Join(vmDir, FlakeFile))
+	src, forged, err := readSource(vmDir)
+	if err == nil && src.Kind == "" {
+		if forged != nil {
+			return Source{}, forged
+		}
+		return Source{}, ErrNoSource
+	}
+	return src, err
+}
+
+// readSource returns the source root recorded (Kind "" when none), and
+// the record it ignored because root did not write it.
+func readSource(vmDir string) (src Source, forged, err error) {
+	b, err := trust.ReadFile(filepath.Join(vmDir, FlakeFile))
+	if errors.Is(err, trust.ErrUntrusted) {
+		forged, err = err, os.ErrNotExist
+	}
 	if err == nil {
 		// microvm.nix writes it with or without a trailing newline.
 		ref := string(bytes.TrimSpace(b))
 		if ref == "" {
-			return Source{}, fmt.Errorf("%s: empty; expected a flake reference", filepath.Join(vmDir, FlakeFile))
+			return Source{}, nil, fmt.Errorf("%s: empty; expected a flake reference", filepath.Join(vmDir, FlakeFile))
 		}
-		return Source{Kind: SourceFlake, Ref: ref}, nil
+		return Source{Kind: SourceFlake, Ref: ref}, nil, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return Source{}, err
+		return Source{}, nil, err
 	}
 	p := filepath.Join(vmDir, SourceFile)
-	b, err = os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return Source{}, ErrNoSource
+	b, err = trust.ReadFile(p)
+	switch {
+	case trust.IsNotExist(err):
+		return Source{}, forged, nil
+	case errors.Is(err, trust.ErrUntrusted):
+		return Source{}, errors.Join(forged, err), nil
+	case err != nil:
+		return Source{}, forged, err
 	}
-	if err != nil {
-		return Source{}, err
-	}
-	var src Source
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&src); err != nil {
-		return Source{}, fmt.Errorf("%s: %w; expected {\"kind\": ..., \"ref\": ...}", p, err)
+		return Source{}, forged, fmt.Errorf("%s: %w; expected {\"kind\": ..., \"ref\": ...}", p, err)
 	}
 	switch src.Kind {
 	case SourceRunner, SourceSpec:
 		if !filepath.IsAbs(src.Ref) {
-			return Source{}, fmt.Errorf("%s: ref %q is not an absolute path", p, src.Ref)
+			return Source{}, forged, fmt.Errorf("%s: ref %q is not an absolute path", p, src.Ref)
 		}
 	case SourceFlake:
 	default:
-		return Source{}, fmt.Errorf("%s: unknown source kind %q; expected %q, %q or %q", p, src.Kind, SourceRunner, SourceSpec, SourceFlake)
+		return Source{}, forged, fmt.Errorf("%s: unknown source kind %q; expected %q, %q or %q", p, src.Kind, SourceRunner, SourceSpec, SourceFlake)
 	}
-	return src, nil
+	return src, forged, nil
 }
 
 func removeIfExists(p string) error {

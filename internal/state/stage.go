@@ -39,12 +39,20 @@ func (d *Dir) Stage(name string) (*Staging, error) {
 func (s *Staging) SetLink(link, target string) error { return setLink(s.d.Root, s.Path, link, target) }
 
 // Commit moves the staged directory into place. It refuses, atomically,
-// when a directory of that name appeared meanwhile.
-func (s *Staging) Commit() error {
-	if err := os.Chmod(s.Path, 0o755); err != nil {
+// when a directory of that name appeared meanwhile. With a group (gid >=
+// 0, root only) the directory is made root's and the VM group's,
+// VMDirMode; otherwise it is the caller's, 0755.
+func (s *Staging) Commit(gid int) error {
+	var err error
+	if gid >= 0 {
+		err = secureDir(s.Path, gid)
+	} else {
+		err = os.Chmod(s.Path, 0o755)
+	}
+	if err != nil {
 		return fmt.Errorf("committing VM %q: %w", s.name, err)
 	}
-	err := unix.Renameat2(unix.AT_FDCWD, s.Path, unix.AT_FDCWD, s.d.VMPath(s.name), unix.RENAME_NOREPLACE)
+	err = unix.Renameat2(unix.AT_FDCWD, s.Path, unix.AT_FDCWD, s.d.VMPath(s.name), unix.RENAME_NOREPLACE)
 	if errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("VM %q: %s %w", s.name, s.d.VMPath(s.name), ErrExists)
 	}

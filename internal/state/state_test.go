@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,7 +181,7 @@ func TestStageCommitRefusesExistingVM(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Abort()
-	if err := s.Commit(); !errors.Is(err, ErrExists) {
+	if err := s.Commit(-1); !errors.Is(err, ErrExists) {
 		t.Fatalf("Commit over an existing VM = %v, want ErrExists", err)
 	}
 	if b, _ := os.ReadFile(d.Path("vm", "keep")); string(b) != "user data" {
@@ -315,5 +316,43 @@ func TestTrustedOnlyForStoreEntries(t *testing.T) {
 	os.Symlink(outside, d.Path("vm", CurrentLink))
 	if _, ok := d.Trusted(d.Path("vm", "current/bin/..")); ok {
 		t.Error("re-pointed current still trusted")
+	}
+}
+
+// A busy lock says who holds it, and gives up after LockTimeout or when
+// the context ends; lock files are the owner's alone.
+func TestLockWaitSaysWho(t *testing.T) {
+	d := newDir(t)
+	unlock, err := d.Lock(context.Background(), "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	var said []string
+	d.Waiting = func(msg string) { said = append(said, msg) }
+	d.LockTimeout = 100 * time.Millisecond
+	_, err = d.Lock(context.Background(), "web")
+	holder := fmt.Sprintf("pid %d (state.test", os.Getpid())
+	if err == nil || !strings.Contains(err.Error(), "still held by "+holder) || !strings.Contains(err.Error(), "after 100ms") {
+		t.Fatalf("timed-out lock: %v", err)
+	}
+	if len(said) != 1 || !strings.Contains(said[0], `waiting for the lock on VM "web" held by `+holder) {
+		t.Fatalf("waiting message: %q", said)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	d.LockTimeout = time.Hour
+	if _, err := d.Lock(ctx, "web"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled lock: %v", err)
+	}
+
+	for _, p := range []string{filepath.Join(d.Root, LocksDir), filepath.Join(d.Root, TmpDir)} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: %v %v; want mode 0700", p, fi.Mode(), err)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(d.Root, LocksDir, "web")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("lock file: %v %v; want 0600", fi.Mode(), err)
 	}
 }

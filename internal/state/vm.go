@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
+
+	"github.com/microvm-host/microvm/internal/printable"
+	"github.com/microvm-host/microvm/internal/trust"
 )
 
 // systemLink is the runner file naming the guest system (runner.SystemLink;
@@ -30,6 +32,9 @@ type VM struct {
 	Process       *Process
 	Running       bool     // Process is alive
 	Problems      []string // what is wrong with this entry; the rest is best effort
+	// Ignored are records microvm did not write (the VM user can create
+	// entries in its directory), each with why; they count as absent.
+	Ignored []string
 }
 
 // Broken reports whether the entry cannot be treated as a working VM.
@@ -78,29 +83,52 @@ func (d *Dir) Inspect(name string) VM {
 		vm.Problems = append(vm.Problems, "no current link")
 	}
 	vm.Booted, vm.BootedSystem = vm.runnerLink(BootedLink)
-	vm.Old, _ = readLink(vm.Dir, OldLink)
-	vm.Toplevel, _ = readLink(vm.Dir, ToplevelLink)
-	if src, err := ReadSource(vm.Dir); err == nil {
-		vm.Source = &src
-	} else if !errors.Is(err, ErrNoSource) {
+	vm.Old = vm.link(OldLink)
+	vm.Toplevel = vm.link(ToplevelLink)
+	src, forged, err := readSource(vm.Dir)
+	if forged != nil {
+		vm.Ignored = append(vm.Ignored, forged.Error())
+	}
+	switch {
+	case err != nil:
 		vm.Problems = append(vm.Problems, err.Error())
+	case src.Kind != "":
+		vm.Source = &src
 	}
 	p, err := ReadProcess(vm.Dir)
-	if err != nil {
+	switch {
+	case errors.Is(err, trust.ErrUntrusted):
+		vm.Ignored = append(vm.Ignored, err.Error())
+	case err != nil:
 		vm.Problems = append(vm.Problems, err.Error())
-	}
-	if p != nil {
+	case p != nil:
 		vm.Process, vm.Running = p, p.Alive()
 	}
 	return vm
+}
+
+// link reads a link that is not a runner link (old, toplevel), ignoring
+// one microvm did not write.
+func (vm *VM) link(name string) string {
+	t, err := readLink(vm.Dir, name)
+	if errors.Is(err, trust.ErrUntrusted) {
+		vm.Ignored = append(vm.Ignored, err.Error())
+	}
+	return t
 }
 
 // runnerLink reads a runner link and its runner's system link, recording
 // a problem when the link is not a symlink or its runner is gone.
 func (vm *VM) runnerLink(link string) (runner, system string) {
 	runner, err := readLink(vm.Dir, link)
-	if errors.Is(err, syscall.EINVAL) {
-		vm.Problems = append(vm.Problems, link+" is not a symlink")
+	if errors.Is(err, trust.ErrUntrusted) {
+		// current must be root's to run at all; a booted link the VM user
+		// planted is ignored, so teardown never uses another VM's runner.
+		if link == CurrentLink {
+			vm.Problems = append(vm.Problems, err.Error())
+		} else {
+			vm.Ignored = append(vm.Ignored, err.Error())
+		}
 		return "", ""
 	}
 	if err != nil || runner == "" {
@@ -116,7 +144,7 @@ func (vm *VM) runnerLink(link string) (runner, system string) {
 	// No system link: the common case for runners with a store disk, or
 	// a runner that vanished. Only now is the extra stat worth it.
 	if _, serr := os.Stat(runner); serr != nil {
-		vm.Problems = append(vm.Problems, fmt.Sprintf("%s -> %s: runner missing", link, runner))
+		vm.Problems = append(vm.Problems, fmt.Sprintf("%s -> %s: runner missing", link, printable.String(runner)))
 	}
 	return runner, ""
 }

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/microvm-host/microvm/internal/hostconfig"
@@ -51,6 +52,9 @@ type Daemon struct {
 	// Cleanup tears down after a VM whose monitor died with the previous
 	// daemon (host preparation from booted, then booted removed).
 	Cleanup func(name string) error
+	// ShutdownAs is who runs the runners' bin/microvm-shutdown (see
+	// Stop); nil runs it as the daemon.
+	ShutdownAs *syscall.Credential
 
 	ctx context.Context
 	mu  sync.Mutex

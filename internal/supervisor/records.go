@@ -76,6 +76,10 @@ func ReadMonitor(runtime, name string) (*state.Process, error) {
 // RemoveMonitor forgets the monitor.
 func RemoveMonitor(runtime, name string) { os.Remove(MonitorFile(runtime, name)) }
 
+// NotifyFile is the sd_notify socket a monitored VM's runner sends the
+// guest's READY to (runners with supportsNotifySocket).
+func NotifyFile(runtime, name string) string { return filepath.Join(runtime, name+".notify") }
+
 // ReadyFile exists while the VM's guest has said it is ready (sd_notify
 // READY=1 through its runner's relay); only for runners that support it.
 func ReadyFile(runtime, name string) string { return filepath.Join(runtime, name+".ready") }

@@ -43,7 +43,13 @@ const (
 // after grace (TermGrace when 0). Runners without microvm-shutdown go straight to
 // SIGTERM, as under systemd. It never returns before the process is gone
 // unless ctx ends.
-func Stop(ctx context.Context, vmDir string, r *runner.Runner, proc state.Process, timeout, grace time.Duration, shutdownErr func(error)) (Outcome, error) {
+//
+// bin/microvm-shutdown runs as the credential as (nil: as the caller), the
+// VM user when root runs VMs as it, as under microvm.nix's units: the
+// script talks to the hypervisor's control socket in the VM directory,
+// which that user owns, and root must not connect wherever a link there
+// leads.
+func Stop(ctx context.Context, vmDir string, r *runner.Runner, proc state.Process, timeout, grace time.Duration, as *syscall.Credential, shutdownErr func(error)) (Outcome, error) {
 	if !proc.Alive() {
 		return NotRunning, nil
 	}
@@ -52,7 +58,7 @@ func Stop(ctx context.Context, vmDir string, r *runner.Runner, proc state.Proces
 	}
 	if r.Helpers.Shutdown {
 		sctx, cancel := context.WithTimeout(ctx, timeout)
-		err := requestShutdown(sctx, vmDir, r, proc)
+		err := requestShutdown(sctx, vmDir, r, proc, as)
 		if err == nil {
 			// The script waits itself; wait too, for scripts that do not
 			// (microvm.nix's qemu script under systemd, #578).
@@ -95,9 +101,12 @@ func Stop(ctx context.Context, vmDir string, r *runner.Runner, proc state.Proces
 
 // requestShutdown runs bin/microvm-shutdown in the VM directory, with
 // MAINPID as systemd would set it.
-func requestShutdown(ctx context.Context, vmDir string, r *runner.Runner, proc state.Process) error {
+func requestShutdown(ctx context.Context, vmDir string, r *runner.Runner, proc state.Process, as *syscall.Credential) error {
 	cmd := exec.CommandContext(ctx, filepath.Join(r.Dir, runner.ShutdownScript))
 	cmd.Dir = vmDir
+	if as != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: as}
+	}
 	cmd.Env = append(os.Environ(), fmt.Sprintf("MAINPID=%d", proc.PID))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

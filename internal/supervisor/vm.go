@@ -226,7 +226,7 @@ func (v *vmSup) stop(ctx context.Context) error {
 				r = loaded
 			}
 		}
-		if _, err := Stop(ctx, vm.Dir, r, *vm.Process, v.d.Config.StopTimeoutFor(v.name), 0, nil); err != nil {
+		if _, err := Stop(ctx, vm.Dir, r, *vm.Process, v.d.Config.StopTimeoutFor(v.name), 0, v.d.ShutdownAs, nil); err != nil {
 			return fmt.Errorf("stopping %q: %w", v.name, err)
 		}
 	} else {

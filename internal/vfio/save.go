@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/google/renameio/v2"
 )
@@ -31,6 +32,14 @@ func LoadBindings(path string) ([]Binding, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading PCI bindings: %w", err)
 	}
+	return ParseBindings(data, path)
+}
+
+// ParseBindings decodes a bindings record read from path. Restore writes
+// the recorded driver names into sysfs paths as root, so every address
+// and driver name is checked: a driver "../../x" would lead the write
+// out of /sys/bus/pci/drivers.
+func ParseBindings(data []byte, path string) ([]Binding, error) {
 	var bs []Binding
 	if err := json.Unmarshal(data, &bs); err != nil {
 		return nil, fmt.Errorf("loading PCI bindings from %s: %w", path, err)
@@ -38,6 +47,11 @@ func LoadBindings(path string) ([]Binding, error) {
 	for _, bd := range bs {
 		if err := ValidAddress(bd.Addr); err != nil {
 			return nil, fmt.Errorf("loading PCI bindings from %s: %w", path, err)
+		}
+		for _, drv := range []string{bd.PrevDriver, bd.PrevOverride} {
+			if strings.ContainsAny(drv, "/\x00\n") || drv == "." || drv == ".." {
+				return nil, fmt.Errorf("loading PCI bindings from %s: device %s: driver %q is not a driver name", path, bd.Addr, drv)
+			}
 		}
 	}
 	return bs, nil

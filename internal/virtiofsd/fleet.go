@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -58,7 +59,8 @@ func Start(ctx context.Context, vm string, shares []Share, c Config) (*Fleet, er
 	fail := func(err error) (*Fleet, error) {
 		return nil, fmt.Errorf("starting virtiofsd for VM %q: %w", vm, err)
 	}
-	if err := prepare(shares); err != nil {
+	shares = slices.Clone(shares)
+	if err := prepare(shares, c.VMUser); err != nil {
 		return fail(err)
 	}
 	f := &Fleet{vm: vm, cfg: c, failed: make(chan struct{})}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/microvm-host/microvm/internal/trust"
 )
 
 // maxSocketPath is the longest path bind(2) takes for a unix socket: 108
@@ -19,11 +21,14 @@ const qemuPidDir = "/var/run/virtiofsd"
 
 // prepare checks the shares and gets the host ready for them: source
 // directories are created (microvm.nix's old host did mkdir -p), stale
-// sockets removed. Errors name the share.
-func prepare(shares []Share) error {
+// sockets removed. With a VM user, sources are replaced by their resolved
+// paths, which that user cannot redirect (trust.Resolve). Errors name the
+// share.
+func prepare(shares []Share, vm *trust.User) error {
 	tags := map[string]bool{}
 	sockets := map[string]string{}
-	for _, s := range shares {
+	for i := range shares {
+		s := &shares[i]
 		if s.Tag == "" {
 			return errors.New("share with empty tag")
 		}
@@ -35,14 +40,14 @@ func prepare(shares []Share) error {
 			return fmt.Errorf("share %q: socket %q already used by share %q", s.Tag, s.Socket, other)
 		}
 		sockets[s.Socket] = s.Tag
-		if err := prepareShare(s); err != nil {
+		if err := prepareShare(s, vm); err != nil {
 			return fmt.Errorf("share %q: %w", s.Tag, err)
 		}
 	}
 	return nil
 }
 
-func prepareShare(s Share) error {
+func prepareShare(s *Share, vm *trust.User) error {
 	for _, p := range []string{s.Source, s.Socket} {
 		if !filepath.IsAbs(p) {
 			return fmt.Errorf("path %q is not absolute", p)
@@ -50,6 +55,19 @@ func prepareShare(s Share) error {
 	}
 	if len(s.Socket) > maxSocketPath || strings.ContainsAny(s.Socket, "\n\x00") {
 		return fmt.Errorf("socket path %q: longer than %d bytes or has a newline", s.Socket, maxSocketPath)
+	}
+	if vm != nil {
+		// Created (when missing) and resolved one component at a time;
+		// the daemon then gets a path nothing under the VM user's
+		// control can redirect.
+		src, err := trust.Resolve(s.Source, *vm, true)
+		if err != nil {
+			return fmt.Errorf("source: %w; root does not export it (make it, and the directories above it, root's)", err)
+		}
+		s.Source = src
+		if _, err := trust.Resolve(filepath.Dir(s.Socket), *vm, false); err != nil {
+			return fmt.Errorf("socket directory: %w", err)
+		}
 	}
 	fi, err := os.Stat(s.Source)
 	switch {

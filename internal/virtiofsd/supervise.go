@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/microvm-host/microvm/internal/trust"
 )
 
 // readyPoll is how often readiness is re-checked.
@@ -64,9 +66,17 @@ func (f *Fleet) waitReady(ctx context.Context, ds []*daemon) error {
 
 // applyGroup lets the VM's group connect. It is done here rather than
 // with --socket-group, which takes a group name in both flavors.
+//
+// Root's daemon made the socket in a directory the VM user can write, so
+// with a VM user it is done through a descriptor of the socket itself
+// (trust.ChownSocket): by name, a link swapped in meanwhile would have
+// root chown and chmod whatever it points at.
 func (f *Fleet) applyGroup(socket string) error {
 	if f.cfg.Group < 0 {
 		return nil
+	}
+	if f.cfg.VMUser != nil {
+		return trust.ChownSocket(socket, *f.cfg.VMUser, -1, f.cfg.Group, 0o770)
 	}
 	if err := os.Chown(socket, -1, f.cfg.Group); err != nil {
 		return fmt.Errorf("setting socket group: %w", err)

@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"runtime"
 	"time"
+
+	"github.com/microvm-host/microvm/internal/trust"
 )
 
 // Share is one virtiofs share. Source and Socket are absolute; the caller
@@ -27,6 +29,11 @@ type Config struct {
 	// Group owns each socket, mode 0770, so the VMM running as this group
 	// can connect. Negative leaves the daemon's 0700 root socket.
 	Group int
+	// VMUser, when set, is the VM user root runs the daemons for: share
+	// sources and socket directories must not resolve through anything
+	// it could replace (it could point root's daemon at /root), and the
+	// sockets are handed over through descriptors (package trust).
+	VMUser *trust.User
 	// ThreadPoolSize is virtiofsd's --thread-pool-size; 0 means the
 	// number of CPUs (microvm.nix's `nproc` default), negative leaves the
 	// daemon's default.
