@@ -1,4 +1,4 @@
-package spec
+package tomlfile
 
 import (
 	"fmt"
@@ -8,31 +8,32 @@ import (
 	"github.com/pelletier/go-toml/v2/unstable"
 )
 
-// location is where a spec file writes an option.
-type location struct {
-	line, col int
-	// empty is the value as written when it is "" or 0, which
-	// ApplyDefaults cannot tell from an absent key; otherwise "".
-	empty string
+// Location is where a file writes a key.
+type Location struct {
+	Line, Col int
+	// Empty is the value as written when it is "" or 0, which a decoded
+	// struct cannot tell from an absent key; otherwise "".
+	Empty string
 }
 
-// keyIndex maps option paths, numbered the way Validate names them
-// ("interfaces[1].mac"), to where the file writes them. go-toml's
-// positions end with decoding; this lets Parse point at the line of a
-// problem Validate finds afterwards.
-type keyIndex struct {
-	at      map[string]location
+// Index maps key paths, with array elements numbered the way validators
+// name them ("interfaces[1].mac"), to where the file writes them.
+// go-toml's positions end with decoding; the index lets a caller point at
+// the line of a problem it finds afterwards.
+type Index struct {
+	file    string // for Place
+	at      map[string]Location
 	order   []string          // paths in document order, for deterministic output
 	byPos   map[[2]int]string // first path written at a line and column
 	valueAt map[[2]int]string // path of the value at a line and column
 	count   map[string]int    // elements seen per array of tables
 }
 
-// indexKeys indexes data. On invalid TOML the index just ends early:
+// IndexKeys indexes data. On invalid TOML the index just ends early:
 // decoding reports the syntax error anyway.
-func indexKeys(data []byte) *keyIndex {
-	x := &keyIndex{
-		at:      map[string]location{},
+func IndexKeys(data []byte) *Index {
+	x := &Index{
+		at:      map[string]Location{},
 		byPos:   map[[2]int]string{},
 		valueAt: map[[2]int]string{},
 		count:   map[string]int{},
@@ -55,7 +56,7 @@ func indexKeys(data []byte) *keyIndex {
 // header returns the path a [table] or [[array]] header opens. TOML adds
 // a header below an array of tables to the array's last element, and each
 // [[array]] header starts a new element.
-func (x *keyIndex) header(p *unstable.Parser, e *unstable.Node) string {
+func (x *Index) header(p *unstable.Parser, e *unstable.Node) string {
 	path := ""
 	var first *unstable.Node
 	it := e.Key()
@@ -81,7 +82,7 @@ func (x *keyIndex) header(p *unstable.Parser, e *unstable.Node) string {
 }
 
 // keyValue indexes "a.b = value" below table, and what value contains.
-func (x *keyIndex) keyValue(p *unstable.Parser, table string, kv *unstable.Node) {
+func (x *Index) keyValue(p *unstable.Parser, table string, kv *unstable.Node) {
 	path := table
 	var first *unstable.Node
 	it := kv.Key()
@@ -100,7 +101,7 @@ func (x *keyIndex) keyValue(p *unstable.Parser, table string, kv *unstable.Node)
 }
 
 // value indexes the value v written for path, and what it contains.
-func (x *keyIndex) value(p *unstable.Parser, path string, v *unstable.Node) {
+func (x *Index) value(p *unstable.Parser, path string, v *unstable.Node) {
 	if v.Kind != unstable.Array { // arrays carry no position
 		start := p.Shape(v.Raw).Start
 		x.valueAt[[2]int{start.Line, start.Column}] = path
@@ -131,12 +132,12 @@ func (x *keyIndex) value(p *unstable.Parser, path string, v *unstable.Node) {
 	}
 }
 
-func (x *keyIndex) record(p *unstable.Parser, path string, n *unstable.Node, empty string) {
+func (x *Index) record(p *unstable.Parser, path string, n *unstable.Node, empty string) {
 	if _, ok := x.at[path]; ok {
 		return
 	}
 	start := p.Shape(n.Raw).Start
-	x.at[path] = location{line: start.Line, col: start.Column, empty: empty}
+	x.at[path] = Location{Line: start.Line, Col: start.Column, Empty: empty}
 	x.order = append(x.order, path)
 	pos := [2]int{start.Line, start.Column}
 	if _, ok := x.byPos[pos]; !ok {
@@ -144,16 +145,25 @@ func (x *keyIndex) record(p *unstable.Parser, path string, n *unstable.Node, emp
 	}
 }
 
-// locate returns where the file writes path or, for an option the file
+// Locate returns where the file writes path or, for a key the file
 // leaves out, its nearest enclosing table or array element.
-func (x *keyIndex) locate(path string) (location, bool) {
+func (x *Index) Locate(path string) (Location, bool) {
 	for ; path != ""; path = parentPath(path) {
 		if l, ok := x.at[path]; ok {
 			return l, true
 		}
 	}
-	return location{}, false
+	return Location{}, false
 }
+
+// At returns where the file writes exactly path; false when it does not.
+func (x *Index) At(path string) (Location, bool) {
+	l, ok := x.at[path]
+	return l, ok
+}
+
+// Paths returns the paths the file writes, in document order.
+func (x *Index) Paths() []string { return x.order }
 
 // emptyValue returns v as written if it is "" or 0, and "" otherwise.
 func emptyValue(p *unstable.Parser, v *unstable.Node) string {
@@ -187,9 +197,9 @@ func parentPath(path string) string {
 	return path[:i]
 }
 
-// keyOnly drops element numbers: "interfaces[0].mac" → "interfaces.mac",
+// KeyOnly drops element numbers: "interfaces[0].mac" → "interfaces.mac",
 // the key as a TOML user writes it.
-func keyOnly(path string) string {
+func KeyOnly(path string) string {
 	var b strings.Builder
 	skip := false
 	for _, r := range path {
