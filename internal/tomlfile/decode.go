@@ -7,26 +7,60 @@ package tomlfile
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
 )
 
+// ErrUnknownKeys is what Decode's error matches (errors.Is) when its only
+// problems are keys v has no field for, found after everything else was
+// decoded: a caller can go on validating v and report all problems at
+// once.
+var ErrUnknownKeys = errors.New("unknown keys")
+
+// unknownKeys is the joined errors about unknown keys that match
+// ErrUnknownKeys.
+type unknownKeys []error
+
+func (u unknownKeys) Error() string        { return errors.Join(u...).Error() }
+func (u unknownKeys) Unwrap() []error      { return u }
+func (u unknownKeys) Is(target error) bool { return target == ErrUnknownKeys }
+
 // Decode decodes data, the contents of file, into v. Keys v has no field
-// for are errors. It returns the index of where data writes each key, for
-// locating problems found later with Place.
+// for are errors, and so are keys that match a field only when compared
+// without regard to case, which go-toml accepts. It returns the index of
+// where data writes each key, for locating problems found later with
+// Place.
 func Decode(file string, data []byte, v any) (*Index, error) {
 	keys := IndexKeys(data)
 	keys.file = file
 	dec := toml.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
+	var unknown unknownKeys
 	if err := dec.Decode(v); err != nil {
-		return keys, decodeError(file, keys, err)
+		var missing *toml.StrictMissingError
+		if !errors.As(err, &missing) {
+			return keys, decodeError(file, keys, err)
+		}
+		for i := range missing.Errors {
+			unknown = append(unknown, unknownKey(file, keys, &missing.Errors[i]))
+		}
 	}
-	return keys, nil
+	unknown = append(unknown, keys.caseErrors(reflect.TypeOf(v))...)
+	if len(unknown) == 0 {
+		return keys, nil
+	}
+	slices.SortStableFunc(unknown, func(a, b error) int {
+		ea, eb := a.(*Error), b.(*Error)
+		return cmp.Or(cmp.Compare(ea.Line, eb.Line), cmp.Compare(ea.Col, eb.Col))
+	})
+	return keys, unknown
 }
 
 // Place sets e's file, line and column to where the indexed file writes
@@ -38,20 +72,13 @@ func (x *Index) Place(e *Error) {
 	}
 }
 
-// decodeError turns go-toml's errors into Errors with a line and column.
+// decodeError turns go-toml's errors, other than unknown keys, into
+// Errors with a line and column.
 func decodeError(file string, keys *Index, err error) error {
-	var missing *toml.StrictMissingError
-	if errors.As(err, &missing) {
-		var errs []error
-		for i := range missing.Errors {
-			errs = append(errs, unknownKey(file, keys, &missing.Errors[i]))
-		}
-		return errors.Join(errs...)
-	}
 	var de *toml.DecodeError
 	if errors.As(err, &de) {
-		// Below a map, go-toml reports an unknown key as a plain
-		// DecodeError rather than in a StrictMissingError.
+		// Below a map, go-toml may report an unknown key as a plain
+		// DecodeError, and stop decoding: not an ErrUnknownKeys.
 		if strings.TrimPrefix(de.Error(), "toml: ") == "unknown field" {
 			return unknownKey(file, keys, de)
 		}

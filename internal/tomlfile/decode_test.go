@@ -7,6 +7,9 @@ import (
 
 type testVM struct {
 	Bridge *string `toml:"bridge"`
+	Ports  []struct {
+		Host int `toml:"hostPort"`
+	} `toml:"ports"`
 }
 
 type testConfig struct {
@@ -44,6 +47,17 @@ func TestDecodeUnknownKeysAll(t *testing.T) {
 	if err == nil || err.Error() != "f.toml:1:1: unknown key \"a\"\nf.toml:2:1: unknown key \"b\"" {
 		t.Errorf("Decode = %v; want both unknown keys", err)
 	}
+	if !errors.Is(err, ErrUnknownKeys) {
+		t.Errorf("Decode = %#v; want an ErrUnknownKeys", err)
+	}
+	// The rest is decoded, for the caller to validate.
+	_, err = Decode("f.toml", []byte("a = 1\nuser = \"u\"\n[vm.web]\nbridge = \"br0\"\n"), &c)
+	if !errors.Is(err, ErrUnknownKeys) || c.User != "u" || c.VM["web"].Bridge == nil {
+		t.Errorf("Decode = %v, %+v; want an ErrUnknownKeys and the rest decoded", err, c)
+	}
+	if _, err := Decode("f.toml", []byte("a = 1\ncount = \"x\"\n"), &c); errors.Is(err, ErrUnknownKeys) {
+		t.Errorf("Decode = %v; a type error is more than unknown keys", err)
+	}
 }
 
 func TestPlace(t *testing.T) {
@@ -61,6 +75,27 @@ func TestPlace(t *testing.T) {
 		keys.Place(e)
 		if got := e.Error(); got != want {
 			t.Errorf("Place(%s) gives %q; want %q", path, got, want)
+		}
+	}
+}
+
+// TestDecodeKeyCase: go-toml matches keys without regard to case; a key
+// written so would escape every check that looks it up in the index.
+func TestDecodeKeyCase(t *testing.T) {
+	for _, tt := range []struct{ doc, want string }{
+		{"User = \"x\"\n", `f.toml:1:1: unknown key "User"; did you mean "user"? (keys are case-sensitive)`},
+		{"[vm.Web]\nBridge = \"b\"\nbridge = \"c\"\n", `f.toml:2:1: unknown key "vm.Web.Bridge"; did you mean "vm.Web.bridge"? (keys are case-sensitive)`},
+		{"[[vm.web.ports]]\nhostport = 1\n", `f.toml:2:1: unknown key "vm.web.ports.hostport"; did you mean "vm.web.ports.hostPort"? (keys are case-sensitive)`},
+		{"vm.web.ports = [{ hostPort = 1 }, { HostPort = 2 }]\n", `f.toml:1:37: unknown key "vm.web.ports.HostPort"; did you mean "vm.web.ports.hostPort"? (keys are case-sensitive)`},
+		{"[VM.web]\nbridge = \"b\"\n[VM.db]\n", `f.toml:1:2: unknown key "VM"; did you mean "vm"? (keys are case-sensitive)`},
+	} {
+		var c testConfig
+		_, err := Decode("f.toml", []byte(tt.doc), &c)
+		if err == nil || err.Error() != tt.want {
+			t.Errorf("Decode(%q) = %v; want %s", tt.doc, err, tt.want)
+		}
+		if !errors.Is(err, ErrUnknownKeys) {
+			t.Errorf("Decode(%q) = %#v; want an ErrUnknownKeys", tt.doc, err)
 		}
 	}
 }
