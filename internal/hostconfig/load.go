@@ -28,10 +28,12 @@ func Load(path string) (*Config, error) {
 	case err != nil:
 		return nil, fmt.Errorf("host config: %w", err)
 	default:
-		if c.keys, err = tomlfile.Decode(path, data, c); err != nil {
+		c.keys, err = tomlfile.Decode(path, data, c)
+		if err != nil && !errors.Is(err, tomlfile.ErrUnknownKeys) {
 			return nil, err
 		}
-		if err := c.validate(); err != nil {
+		// Unknown keys: the rest is decoded, so report its problems too.
+		if err := c.validate(err); err != nil {
 			return nil, err
 		}
 	}
@@ -39,12 +41,15 @@ func Load(path string) (*Config, error) {
 	return c, nil
 }
 
-// validate reports the values the file writes that cannot work. A key
+// validate reports the values the file writes that cannot work, with the
+// unknown keys decoding found, in the order of the file's lines. A key
 // written with a zero value is refused where zero is not a setting of
 // its own, so that only leaving a key out means its default.
-func (c *Config) validate() error {
-	var p problems
-	p.cfg = c
+func (c *Config) validate(unknown error) error {
+	p := problems{cfg: c}
+	if u, ok := unknown.(interface{ Unwrap() []error }); ok {
+		p.errs = append(p.errs, u.Unwrap()...)
+	}
 	if c.written("user") && c.User == "" {
 		p.add("user", `"" is not allowed; expected a user name, or leave the key out for the default (%q)`, DefaultUser)
 	}
@@ -144,9 +149,16 @@ func (p *problems) duration(path string, d Duration, example string) {
 
 // join returns the problems in the order of the file's lines.
 func (p *problems) join() error {
+	pos := func(err error) [2]int {
+		var e *tomlfile.Error
+		if errors.As(err, &e) {
+			return [2]int{e.Line, e.Col}
+		}
+		return [2]int{}
+	}
 	sort.SliceStable(p.errs, func(i, j int) bool {
-		a, b := p.errs[i].(*tomlfile.Error), p.errs[j].(*tomlfile.Error)
-		return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+		a, b := pos(p.errs[i]), pos(p.errs[j])
+		return a[0] < b[0] || a[0] == b[0] && a[1] < b[1]
 	})
 	return errors.Join(p.errs...)
 }
