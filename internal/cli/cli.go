@@ -143,6 +143,11 @@ microvm.nix's short forms keep working:
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			// cobra checks required flags only after this hook, and
+			// returns a plain error (exit 1): check them as usage errors.
+			if err := cmd.ValidateRequiredFlags(); err != nil {
+				return cmd.FlagErrorFunc()(cmd, err)
+			}
 			if e.stateRoot == "" {
 				e.stateRoot = os.Getenv(state.EnvRoot)
 			}

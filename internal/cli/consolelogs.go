@@ -59,6 +59,9 @@ last N lines (-n, default all of the current file), and with -f keep
 following it, across log rotations, until interrupted.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
+			if lines < 0 {
+				return usageError("-n %d: expected a number of lines, 0 or more (see %s --help)", lines, cmd.CommandPath())
+			}
 			if err := state.CheckName(a[0]); err != nil {
 				return usageError("%v", err)
 			}

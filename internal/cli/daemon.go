@@ -46,6 +46,13 @@ func runDaemon(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	// As root, VMs run as the configured user: say now what is missing,
+	// not at each VM's start.
+	if os.Geteuid() == 0 {
+		if err := cfg.Check(); err != nil {
+			return err
+		}
+	}
 	policy := supervisor.DefaultPolicy
 	if cfg.Restart != "" {
 		policy.Mode = cfg.Restart

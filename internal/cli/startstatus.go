@@ -72,27 +72,23 @@ func newStatusCmd(e *env) *cobra.Command {
 daemon it also knows restarts and the last exit; without one the state
 comes from the state directory alone.`,
 		RunE: func(cmd *cobra.Command, names []string) error {
+			if err := checkNames(names); err != nil {
+				return err
+			}
 			sts, err := statuses(cmd.Context(), e)
 			if err != nil {
 				return err
 			}
+			var unknown error
 			if len(names) > 0 {
-				want := map[string]bool{}
-				for _, n := range names {
-					want[n] = true
+				if sts, unknown = pickStatuses(sts, names); len(sts) == 0 {
+					return unknown
 				}
-				var keep []supervisor.Status
-				for _, s := range sts {
-					if want[s.Name] {
-						keep = append(keep, s)
-					}
-				}
-				sts = keep
 			}
 			if asJSON {
 				enc := json.NewEncoder(e.stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(sts)
+				return errors.Join(enc.Encode(sts), unknown)
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tSTATE\tPID\tRESTARTS\tSINCE\tLAST EXIT")
@@ -106,11 +102,47 @@ comes from the state directory alone.`,
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.Name, s.State, pid, s.Restarts, since, s.LastExit)
 			}
-			return tw.Flush()
+			return errors.Join(tw.Flush(), unknown)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// checkNames refuses, all at once, the names that cannot be VM names.
+func checkNames(names []string) error {
+	var errs []error
+	for _, n := range names {
+		errs = append(errs, state.CheckName(n))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return usageError("%v", err)
+	}
+	return nil
+}
+
+// pickStatuses keeps the statuses of names, in the order of sts, and
+// reports every name without one.
+func pickStatuses(sts []supervisor.Status, names []string) ([]supervisor.Status, error) {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var keep []supervisor.Status
+	for _, s := range sts {
+		if want[s.Name] {
+			keep = append(keep, s)
+			delete(want, s.Name)
+		}
+	}
+	var errs []error
+	for _, n := range names {
+		if want[n] {
+			errs = append(errs, fmt.Errorf("status %q: %w", n, state.ErrNotExist))
+			delete(want, n) // a name given twice is reported once
+		}
+	}
+	return keep, errors.Join(errs...)
 }
 
 // statuses asks the daemon, or derives the states from the state

@@ -28,6 +28,16 @@ ran the VM (microvm run) tears the host down after it exited. Under
 systemd with microvm's units installed, this is systemctl stop.`,
 		Args: args(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, names []string) error {
+			// Stop would treat a negative timeout as none and a zero
+			// --kill-after as the default: say so instead.
+			for _, f := range []struct {
+				name string
+				d    time.Duration
+			}{{"timeout", timeout}, {"kill-after", grace}} {
+				if f.d <= 0 {
+					return usageError("--%s %v: expected a positive duration like %s (see %s --help)", f.name, f.d, cmd.Flags().Lookup(f.name).DefValue, cmd.CommandPath())
+				}
+			}
 			for _, name := range names {
 				if err := stop(cmd.Context(), e, name, timeout, grace); err != nil {
 					return err

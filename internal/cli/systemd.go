@@ -19,7 +19,7 @@ func newSystemdCmd(e *env) *cobra.Command {
 		Short: "Run VMs as systemd services",
 	}
 	var prefix string
-	var autostart []string
+	var autostartArgs []string
 	install := &cobra.Command{
 		Use:   "install [--prefix DIR] [--autostart NAME]...",
 		Short: "Write microvm@.service, its helper units and microvms.target",
@@ -31,6 +31,15 @@ that are already up to date are left alone. With systemd running and the
 default DIR, systemd is reloaded.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Split here, not with a StringSlice flag: its CSV parsing
+			// silently cut "web\nrm -rf" to "web".
+			var autostart []string
+			for _, a := range autostartArgs {
+				autostart = append(autostart, strings.Split(a, ",")...)
+			}
+			if err := checkNames(autostart); err != nil {
+				return err
+			}
 			cfg, err := hostconfig.Load(e.hostConfigPath())
 			if err != nil {
 				return err
@@ -58,7 +67,7 @@ default DIR, systemd is reloaded.`,
 		},
 	}
 	install.Flags().StringVar(&prefix, "prefix", "/etc/systemd/system", "directory to write the units to")
-	install.Flags().StringSliceVar(&autostart, "autostart", nil, "VMs microvms.target starts at boot (repeatable)")
+	install.Flags().StringArrayVar(&autostartArgs, "autostart", nil, "VMs microvms.target starts at boot (repeatable, or comma-separated)")
 	cmd.AddCommand(install)
 	return cmd
 }

@@ -5,16 +5,10 @@
 package hostconfig
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
-	"github.com/pelletier/go-toml/v2"
+	"github.com/microvm-host/microvm/internal/tomlfile"
 )
 
 // DefaultPath is where the host configuration lives.
@@ -23,8 +17,8 @@ const DefaultPath = "/etc/microvm/host.toml"
 // EnvPath overrides DefaultPath; --host-config overrides both.
 const EnvPath = "MICROVM_HOST_CONFIG"
 
-// Config is the host configuration. Every field has a default, so a host
-// without the file works.
+// Config is the host configuration. Every field has a default (see
+// defaults.go), so a host without the file works.
 type Config struct {
 	// User and Group the hypervisor runs as (microvm.nix: microvm, kvm).
 	User  string `toml:"user"`
@@ -45,7 +39,8 @@ type Config struct {
 	// Restart is the daemon's restart policy: always (microvm.nix's),
 	// on-failure or no; RestartDelay the first delay (5 s), doubled up
 	// to 5 min; RestartBurst quick exits within RestartWindow make a VM
-	// failed.
+	// failed. Zero means the supervisor's default: Load refuses a zero
+	// written in the file.
 	Restart       string   `toml:"restart"`
 	RestartDelay  Duration `toml:"restartDelay"`
 	RestartBurst  int      `toml:"restartBurst"`
@@ -54,19 +49,11 @@ type Config struct {
 	StopTimeout Duration `toml:"stopTimeout"`
 	// VM holds per-VM settings by name.
 	VM map[string]VM `toml:"vm"`
-}
 
-// Duration is a time.Duration written as a string ("5s") in TOML.
-type Duration struct{ time.Duration }
-
-// UnmarshalText parses "5s", "2m".
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	d.Duration = v
-	return nil
+	// file and keys locate the settings in the file for Check's errors;
+	// keys is nil when there was no file.
+	file string
+	keys *tomlfile.Index
 }
 
 // VM is the per-VM part of the host configuration.
@@ -89,58 +76,6 @@ func (c *Config) Declared() []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// Defaults.
-const (
-	DefaultUser  = "microvm"
-	DefaultGroup = "kvm"
-)
-
-// Load reads the configuration at path; a missing file gives the defaults.
-func Load(path string) (*Config, error) {
-	c := &Config{}
-	data, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("host config: %w", err)
-	}
-	if err == nil {
-		dec := toml.NewDecoder(bytes.NewReader(data))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(c); err != nil {
-			var de *toml.DecodeError
-			var sm *toml.StrictMissingError
-			switch {
-			case errors.As(err, &de):
-				row, col := de.Position()
-				return nil, fmt.Errorf("%s:%d:%d: %s", path, row, col, de.Error())
-			case errors.As(err, &sm):
-				return nil, fmt.Errorf("%s: %s", path, sm.String())
-			}
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-	}
-	if c.User == "" {
-		c.User = DefaultUser
-	}
-	if c.Group == "" {
-		c.Group = DefaultGroup
-	}
-	// Relative sources are relative to this file, not to wherever the
-	// daemon runs (microvm.nix #538 for relative flake paths).
-	for name, vm := range c.VM {
-		if vm.Source != "" && !filepath.IsAbs(vm.Source) && !strings.Contains(vm.Source, ":") {
-			vm.Source = filepath.Join(filepath.Dir(path), vm.Source)
-			c.VM[name] = vm
-		}
-	}
-	if c.AutostartParallel <= 0 {
-		c.AutostartParallel = 2
-	}
-	if c.StopTimeout.Duration <= 0 {
-		c.StopTimeout.Duration = 150 * time.Second
-	}
-	return c, nil
 }
 
 // StopTimeoutFor is the stop timeout of the VM name.

@@ -3,38 +3,15 @@ package spec
 import (
 	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/microvm-host/microvm/internal/tomlfile"
 )
 
 // Error is one problem with a spec, located as precisely as known so the
 // user can jump to it: "vm.toml:7:1: interfaces[0].mac: …". Validate and
 // hypervisor checks fill only Path and Err; Parse adds File, Line and Col
 // from where the option is written.
-type Error struct {
-	File      string // "" when the spec did not come from a file
-	Line, Col int    // 1-based; 0 when unknown, e.g. for a missing key
-	Path      string // option path like "interfaces[1].mac"; "" for syntax errors
-	Err       error
-}
-
-func (e *Error) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		if e.Line > 0 {
-			fmt.Fprintf(&b, ":%d:%d", e.Line, e.Col)
-		}
-		b.WriteString(": ")
-	}
-	if e.Path != "" {
-		b.WriteString(e.Path)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Err.Error())
-	return b.String()
-}
-
-func (e *Error) Unwrap() error { return e.Err }
+type Error = tomlfile.Error
 
 // errorList collects Errors in the order the checks run, which follows the
 // order of the options in Spec, so output is deterministic.

@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/microvm-host/microvm/internal/tomlfile"
 )
 
 // TestParseBad parses every testdata/bad file and expects each of its
@@ -152,8 +154,8 @@ func TestFullUsesEveryKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	written := map[string]bool{}
-	for _, path := range indexKeys(data).order {
-		written[keyOnly(path)] = true
+	for _, path := range tomlfile.IndexKeys(data).Paths() {
+		written[tomlfile.KeyOnly(path)] = true
 	}
 	for _, key := range tomlKeys(reflect.TypeFor[Spec](), "") {
 		if !written[key] {
@@ -175,9 +177,9 @@ func tomlKeys(t reflect.Type, prefix string) []string {
 			ft = ft.Elem()
 		}
 		if ft.Kind() == reflect.Struct {
-			keys = append(keys, tomlKeys(ft, joinKey(prefix, name))...)
+			keys = append(keys, tomlKeys(ft, strings.TrimPrefix(prefix+"."+name, "."))...)
 		} else {
-			keys = append(keys, joinKey(prefix, name))
+			keys = append(keys, strings.TrimPrefix(prefix+"."+name, "."))
 		}
 	}
 	return keys

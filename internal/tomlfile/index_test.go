@@ -1,4 +1,4 @@
-package spec
+package tomlfile
 
 import "testing"
 
@@ -17,7 +17,7 @@ x = 1
 [[a.b]]
 x = [ "", { y = 0 } ]
 `
-	x := indexKeys([]byte(doc))
+	x := IndexKeys([]byte(doc))
 	for _, tt := range []struct {
 		path      string
 		line, col int
@@ -37,13 +37,13 @@ x = [ "", { y = 0 } ]
 		{"a[1].b[0].x[0]", 13, 7, `""`},
 		{"a[1].b[0].x[1].y", 13, 13, "0"},
 	} {
-		l, ok := x.locate(tt.path)
-		if !ok || l.line != tt.line || l.col != tt.col || l.empty != tt.empty {
-			t.Errorf("locate(%q) = %+v, %v; want %d:%d empty %q", tt.path, l, ok, tt.line, tt.col, tt.empty)
+		l, ok := x.Locate(tt.path)
+		if !ok || l.Line != tt.line || l.Col != tt.col || l.Empty != tt.empty {
+			t.Errorf("Locate(%q) = %+v, %v; want %d:%d empty %q", tt.path, l, ok, tt.line, tt.col, tt.empty)
 		}
 	}
-	if _, ok := x.locate("vcpu"); ok {
-		t.Errorf("locate(vcpu) found an option the document does not write")
+	if _, ok := x.Locate("vcpu"); ok {
+		t.Errorf("Locate(vcpu) found a key the document does not write")
 	}
 }
 
@@ -53,8 +53,8 @@ func TestKeyOnly(t *testing.T) {
 		"interfaces[12].macvtap.link": "interfaces.macvtap.link",
 		"a[0].b[1]":                   "a.b",
 	} {
-		if got := keyOnly(in); got != want {
-			t.Errorf("keyOnly(%q) = %q; want %q", in, got, want)
+		if got := KeyOnly(in); got != want {
+			t.Errorf("KeyOnly(%q) = %q; want %q", in, got, want)
 		}
 	}
 }

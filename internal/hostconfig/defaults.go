@@ -1,0 +1,42 @@
+package hostconfig
+
+import (
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// The defaults of what host.toml leaves out. The restart policy's
+// defaults are the supervisor's (supervisor.DefaultPolicy): a Config
+// leaves those zero.
+const (
+	DefaultUser              = "microvm"
+	DefaultGroup             = "kvm"
+	DefaultAutostartParallel = 2
+	DefaultStopTimeout       = 150 * time.Second // microvm.nix's TimeoutSec
+)
+
+// applyDefaults fills what the file at path left out. Load has refused
+// zeros written in the file, so a zero here means the key is absent.
+func (c *Config) applyDefaults(path string) {
+	if c.User == "" {
+		c.User = DefaultUser
+	}
+	if c.Group == "" {
+		c.Group = DefaultGroup
+	}
+	if c.AutostartParallel == 0 {
+		c.AutostartParallel = DefaultAutostartParallel
+	}
+	if c.StopTimeout.Duration == 0 {
+		c.StopTimeout.Duration = DefaultStopTimeout
+	}
+	// Relative sources are relative to this file, not to wherever the
+	// daemon runs (microvm.nix #538 for relative flake paths).
+	for name, vm := range c.VM {
+		if vm.Source != "" && !filepath.IsAbs(vm.Source) && !strings.Contains(vm.Source, ":") {
+			vm.Source = filepath.Join(filepath.Dir(path), vm.Source)
+			c.VM[name] = vm
+		}
+	}
+}
