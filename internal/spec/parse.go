@@ -65,7 +65,7 @@ func ParseBytes(name, file string, data []byte) (*Spec, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errs.join()
+		return nil, errs.byLine().join()
 	}
 	return s, nil
 }
