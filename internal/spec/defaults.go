@@ -1,10 +1,6 @@
 package spec
 
-import (
-	"strings"
-
-	"github.com/microvm-host/microvm/internal/runner"
-)
+import "github.com/microvm-host/microvm/internal/runner"
 
 // Defaults are microvm.nix's option defaults (nixos-modules/microvm/options.nix).
 const (
@@ -92,14 +88,12 @@ func (s *Spec) ControlSocket() string {
 }
 
 // normalize lowercases valid PCI addresses: sysfs names devices in
-// lowercase, so VFIO finds no 0000:0A:00.0 at run time, and two spellings
-// of one device would pass the duplicate check. Invalid addresses stay as
-// written for Validate to quote.
+// lowercase, so VFIO finds no 0000:0A:00.0 at run time. Invalid addresses
+// stay as written for Validate to quote.
 func (s *Spec) normalize() {
 	for i := range s.Devices {
-		d := &s.Devices[i]
-		if d.Bus == "pci" && runner.CheckPCIAddress(d.Path) == nil {
-			d.Path = strings.ToLower(d.Path)
+		if d := &s.Devices[i]; d.Bus == "pci" {
+			d.Path = runner.NormalizePCIAddress(d.Path)
 		}
 	}
 }
