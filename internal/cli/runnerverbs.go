@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -64,11 +66,29 @@ func newRunnerVolumeCmd(e *env) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&v.Image, "image", "", "image path")
-	cmd.Flags().IntVar(&v.SizeMiB, "size", 0, "size in MiB")
+	cmd.Flags().Var((*sizeFlag)(&v.SizeMiB), "size", "size in MiB")
 	cmd.Flags().StringVar(&v.FsType, "fs", "ext4", "file system")
 	cmd.Flags().StringVar(&v.Label, "label", "", "file system label")
 	cmd.Flags().StringArrayVar(&v.MkfsArgs, "mkfs-arg", nil, "extra mkfs argument (repeatable)")
 	cmd.MarkFlagRequired("image")
 	cmd.MarkFlagRequired("size")
 	return cmd
+}
+
+// sizeFlag is --size in MiB, refused as a usage error when it is no image
+// size: 2^44 MiB and more used to wrap around in bytes.
+type sizeFlag int
+
+func (f *sizeFlag) String() string { return strconv.Itoa(int(*f)) }
+func (f *sizeFlag) Type() string   { return "MiB" }
+func (f *sizeFlag) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return errors.New("expected a whole number of MiB")
+	}
+	if err := volume.CheckSize(n); err != nil {
+		return err
+	}
+	*f = sizeFlag(n)
+	return nil
 }

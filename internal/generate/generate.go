@@ -5,6 +5,7 @@
 package generate
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -26,8 +27,9 @@ type Options struct {
 }
 
 // Runner builds the runner package for s, whose defaults must be applied
-// and paths resolved (spec.Parse does both).
-func Runner(s *spec.Spec, o Options) (*runner.Package, error) {
+// and paths resolved (spec.Parse does both). Cancelling ctx stops the
+// hashing of kernel and initrd.
+func Runner(ctx context.Context, s *spec.Spec, o Options) (*runner.Package, error) {
 	g := o.Generator
 	if err := hypervisor.Check(s, g.Name(), g.Caps()); err != nil {
 		return nil, err
@@ -36,7 +38,7 @@ func Runner(s *spec.Spec, o Options) (*runner.Package, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", g.Name(), err)
 	}
-	inputs, err := digestInputs(s.Inputs(filepath.Dir(o.SpecPath)), o.Previous)
+	inputs, err := digestInputs(ctx, s.Inputs(filepath.Dir(o.SpecPath)), o.Previous)
 	if err != nil {
 		return nil, err
 	}

@@ -50,7 +50,7 @@ kernelParams = ["a'b", "$(touch /tmp/pwned)"]
 image = "my disk;rm -rf ~.img"
 size = 8
 `)
-	p, err := Runner(s, Options{SpecPath: path, Microvm: "/usr/bin/microvm", Generator: qemu.Generator{}, Facts: facts})
+	p, err := Runner(t.Context(), s, Options{SpecPath: path, Microvm: "/usr/bin/microvm", Generator: qemu.Generator{}, Facts: facts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ size = 8
 
 func TestRunnerFilesResolveAtRunTime(t *testing.T) {
 	s, path := parse(t, "hypervisor = \"firecracker\"\n")
-	p, err := Runner(s, Options{SpecPath: path, Microvm: "/usr/bin/microvm", Generator: firecracker.Generator{}, Facts: facts})
+	p, err := Runner(t.Context(), s, Options{SpecPath: path, Microvm: "/usr/bin/microvm", Generator: firecracker.Generator{}, Facts: facts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ proto = "virtiofs"
 tag = "data"
 source = "data"
 `)
-	p, err := Runner(s, Options{SpecPath: path, Microvm: "/usr/bin/microvm", Generator: qemu.Generator{}, Facts: facts})
+	p, err := Runner(t.Context(), s, Options{SpecPath: path, Microvm: "/usr/bin/microvm", Generator: qemu.Generator{}, Facts: facts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,34 +138,34 @@ source = "data"
 func TestIdentityFollowsSpecAndInputs(t *testing.T) {
 	s, path := parse(t, "mem = 256\n")
 	o := Options{SpecPath: path, Microvm: "/usr/bin/microvm", Generator: qemu.Generator{}, Facts: facts}
-	p1, err := Runner(s, o)
+	p1, err := Runner(t.Context(), s, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, _ := Runner(s, o)
+	p2, _ := Runner(t.Context(), s, o)
 	if p1.System != p2.System {
 		t.Fatal("same spec and inputs, different identities")
 	}
-	exp, err := ExpectedSystem(s, "qemu", facts, o.Microvm, path, nil)
+	exp, err := ExpectedSystem(t.Context(), s, "qemu", facts, o.Microvm, path, nil)
 	if err != nil || exp != p1.System {
 		t.Fatalf("ExpectedSystem = %q, %v; built %q", exp, err, p1.System)
 	}
 	// The kernel's content changes: another identity.
 	os.WriteFile(s.Kernel, []byte("kernel v2"), 0o644)
-	p3, _ := Runner(s, o)
+	p3, _ := Runner(t.Context(), s, o)
 	if p3.System == p1.System {
 		t.Fatal("kernel changed, identity did not")
 	}
 	// Another spec value: another identity.
 	s.Mem = 384
-	if p4, _ := Runner(s, o); p4.System == p3.System {
+	if p4, _ := Runner(t.Context(), s, o); p4.System == p3.System {
 		t.Fatal("spec changed, identity did not")
 	}
 }
 
 func TestUnsupportedFeaturesAreRefused(t *testing.T) {
 	s, path := parse(t, "hypervisor = \"firecracker\"\n[[shares]]\nproto = \"virtiofs\"\ntag = \"x\"\nsource = \"x\"\n")
-	_, err := Runner(s, Options{SpecPath: path, Generator: firecracker.Generator{}, Facts: facts})
+	_, err := Runner(t.Context(), s, Options{SpecPath: path, Generator: firecracker.Generator{}, Facts: facts})
 	if err == nil || !strings.Contains(err.Error(), "firecracker cannot share directories") {
 		t.Fatalf("Runner = %v", err)
 	}

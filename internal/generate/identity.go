@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,9 +10,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/microvm-host/microvm/internal/hypervisor"
+	"github.com/microvm-host/microvm/internal/runner"
 	"github.com/microvm-host/microvm/internal/spec"
 )
 
@@ -63,42 +66,67 @@ func identity(s *spec.Spec, gen string, facts hypervisor.Facts, microvm string, 
 func SystemName(name, identity string) string { return name + "-" + identity[:32] }
 
 // digestInputs hashes the input files; entries of prev whose path, size
-// and mtime still match are reused without reading the file.
-func digestInputs(paths []string, prev []Input) ([]Input, error) {
+// and mtime still match are reused without reading the file. Each must be
+// a regular file: /dev/zero or a FIFO would make the build read forever,
+// or block in open. Hashing stops when ctx is cancelled (Ctrl-C, SIGTERM).
+func digestInputs(ctx context.Context, files []spec.InputFile, prev []Input) ([]Input, error) {
 	known := map[string]Input{}
 	for _, in := range prev {
 		known[in.Path] = in
 	}
-	out := make([]Input, 0, len(paths))
-	for _, p := range paths {
-		fi, err := os.Stat(p)
+	out := make([]Input, 0, len(files))
+	for _, in := range files {
+		fi, err := os.Stat(in.Path)
 		if err != nil {
-			return nil, fmt.Errorf("input %w", err)
+			return nil, fmt.Errorf("%s: %w", in.Option, err)
 		}
-		if k, ok := known[p]; ok && k.Size == fi.Size() && k.Mtime.Equal(fi.ModTime()) {
+		if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s %q is %s; expected a regular file", in.Option, in.Path, runner.FileKind(fi.Mode()))
+		}
+		if k, ok := known[in.Path]; ok && k.Size == fi.Size() && k.Mtime.Equal(fi.ModTime()) {
 			out = append(out, k)
 			continue
 		}
-		sum, err := fileSHA256(p)
+		sum, err := fileSHA256(ctx, in, fi)
 		if err != nil {
-			return nil, fmt.Errorf("input %w", err)
+			return nil, err
 		}
-		out = append(out, Input{Path: p, Size: fi.Size(), Mtime: fi.ModTime().UTC(), SHA256: sum})
+		out = append(out, Input{Path: in.Path, Size: fi.Size(), Mtime: fi.ModTime().UTC(), SHA256: sum})
 	}
 	return out, nil
 }
 
-func fileSHA256(p string) (string, error) {
-	f, err := os.Open(p)
+// fileSHA256 hashes the regular file in, which was stat'ed as fi.
+func fileSHA256(ctx context.Context, in spec.InputFile, fi os.FileInfo) (string, error) {
+	// O_NONBLOCK: if a FIFO replaced the file since the stat, open must
+	// not wait for a writer. It changes nothing for a regular file.
+	f, err := os.OpenFile(in.Path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%s: %w", in.Option, err)
 	}
 	defer f.Close()
+	if got, err := f.Stat(); err != nil || !os.SameFile(fi, got) {
+		return "", fmt.Errorf("%s %q changed while being read; expected a regular file", in.Option, in.Path)
+	}
 	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
+	if _, err := io.Copy(h, ctxReader{ctx, f}); err != nil {
+		return "", fmt.Errorf("hashing %s %q: %w", in.Option, in.Path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ctxReader stops reading once ctx is done: a kernel image is read in
+// chunks of io.Copy's buffer, so cancellation is noticed within one.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // ReadBuild reads a generated runner's build record; ok is false for
@@ -121,8 +149,8 @@ func ReadBuild(runnerDir string) (b Build, ok bool, err error) {
 // get now, computed without building: the spec is parsed anyway, and
 // inputs unchanged since prev (same size and mtime) are not re-hashed.
 // This is what makes list's outdated check cheap for spec sources.
-func ExpectedSystem(s *spec.Spec, gen string, facts hypervisor.Facts, microvm, specPath string, prev []Input) (string, error) {
-	inputs, err := digestInputs(s.Inputs(filepath.Dir(specPath)), prev)
+func ExpectedSystem(ctx context.Context, s *spec.Spec, gen string, facts hypervisor.Facts, microvm, specPath string, prev []Input) (string, error) {
+	inputs, err := digestInputs(ctx, s.Inputs(filepath.Dir(specPath)), prev)
 	if err != nil {
 		return "", err
 	}

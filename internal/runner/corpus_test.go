@@ -2,12 +2,15 @@ package runner
 
 import (
 	"bytes"
+	stdcmp "cmp"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -84,6 +87,11 @@ func buildCase(t *testing.T, file string) corpusCase {
 			}
 		case "mkdir":
 			mkdir(t, in(arg))
+		case "mkfifo":
+			mkdir(t, filepath.Dir(in(arg)))
+			if err := syscall.Mkfifo(in(arg), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		case "remove":
 			if err := os.RemoveAll(in(arg)); err != nil {
 				t.Fatal(err)
@@ -180,8 +188,15 @@ func TestLoadBad(t *testing.T) {
 					t.Errorf("error does not contain %q; got:\n%s", want, msg)
 				}
 			}
-			if got := leaves(t, err); c.errCount >= 0 && len(got) != c.errCount {
+			got := leaves(t, err)
+			if c.errCount >= 0 && len(got) != c.errCount {
 				t.Errorf("got %d errors, want %d:\n%s", len(got), c.errCount, msg)
+			}
+			// Problems read like a compiler's: by file, then line.
+			if !slices.IsSortedFunc(got, func(a, b *Error) int {
+				return stdcmp.Or(strings.Compare(a.Path, b.Path), stdcmp.Compare(a.Line, b.Line))
+			}) {
+				t.Errorf("errors are not sorted by file and line:\n%s", msg)
 			}
 		})
 	}

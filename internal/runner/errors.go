@@ -1,8 +1,11 @@
 package runner
 
 import (
+	"cmp"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // Error is one problem in a runner package. Load returns all of them
@@ -54,6 +57,12 @@ func (p *problems) add(path string, line int, msg string) {
 	p.errs = append(p.errs, &e)
 }
 
+// err returns the problems sorted by file, then line, so output does not
+// depend on the order of the checks; problems on one line keep it.
 func (p *problems) err() error {
+	slices.SortStableFunc(p.errs, func(a, b error) int {
+		ea, eb := a.(*Error), b.(*Error)
+		return cmp.Or(strings.Compare(ea.Path, eb.Path), cmp.Compare(ea.Line, eb.Line))
+	})
 	return errors.Join(p.errs...)
 }

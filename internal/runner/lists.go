@@ -44,8 +44,9 @@ func (l *loader) readLines(rel, expect string) ([]line, found) {
 	return lines, lookupFound
 }
 
-// list reads a file of unique values, each accepted by check.
-func (l *loader) list(rel, what, noun string, check func(string) error) []line {
+// list reads a file of unique values, each accepted by check and then
+// put into its canonical form by canon, if not nil.
+func (l *loader) list(rel, what, noun string, check func(string) error, canon func(string) string) []line {
 	lines, _ := l.readLines(rel, "one "+what+" per line")
 	var vals []line
 	first := make(map[string]int)
@@ -53,6 +54,9 @@ func (l *loader) list(rel, what, noun string, check func(string) error) []line {
 		if err := check(ln.s); err != nil {
 			l.add(rel, ln.n, err.Error())
 			continue
+		}
+		if canon != nil {
+			ln.s = canon(ln.s)
 		}
 		if n, dup := first[ln.s]; dup {
 			l.add(rel, ln.n, fmt.Sprintf("duplicate %s %q (first on line %d)", noun, ln.s, n))
@@ -75,7 +79,7 @@ func values(lines []line) []string {
 // taps reads tap-interfaces and returns the line of each name, so that
 // macvtaps can be checked against them.
 func (l *loader) taps(r *Runner) map[string]int {
-	lines := l.list(TapInterfacesFile, "interface name", "interface", CheckInterfaceName)
+	lines := l.list(TapInterfacesFile, "interface name", "interface", CheckInterfaceName, nil)
 	r.Taps = values(lines)
 	first := make(map[string]int)
 	for _, ln := range lines {

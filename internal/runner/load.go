@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"syscall"
 )
 
 // loader holds the state of one Load.
@@ -41,15 +42,17 @@ func Load(dir string) (*Runner, error) {
 	l.checkLinks(ShareDir, 2) // down to virtiofs/TAG/socket
 	for _, d := range []string{binDir, path.Dir(ShareDir), ShareDir, VirtiofsDir} {
 		if _, fi, f := l.stat(d); f == lookupFound && !fi.IsDir() {
-			l.add(d, 0, fmt.Sprintf("is a %s; expected a directory", fileKind(fi)))
+			l.add(d, 0, fmt.Sprintf("is %s; expected a directory", FileKind(fi.Mode())))
 		}
 	}
 	l.scripts(r)
 	taps := l.taps(r)
 	l.macvtaps(r, taps)
 	multiQueueLine, hasTapFlags := l.tapFlags(r)
-	r.PCIDevices = values(l.list(PCIDevicesFile, "pci address", "pci device", CheckPCIAddress))
-	r.USBDevices = values(l.list(USBDevicesFile, "usb-host selector", "usb device", checkUSBDevice))
+	// PCI addresses are lowercased at load: VFIO and sysfs know only
+	// 0000:0a:00.0, and 0000:0A:00.0 on another line is the same device.
+	r.PCIDevices = values(l.list(PCIDevicesFile, "pci address", "pci device", CheckPCIAddress, NormalizePCIAddress))
+	r.USBDevices = values(l.list(USBDevicesFile, "usb-host selector", "usb device", checkUSBDevice, nil))
 	l.shares(r)
 	l.system(r)
 	if m, keyLines := l.meta(); m != nil {
@@ -79,10 +82,10 @@ func (l *loader) script(rel string) found {
 	case f != lookupFound:
 		return f
 	case !fi.Mode().IsRegular():
-		l.add(rel, 0, fmt.Sprintf("is a %s; expected an executable file", fileKind(fi)))
+		l.add(rel, 0, fmt.Sprintf("is %s; expected an executable file", FileKind(fi.Mode())))
 		return lookupBad
 	case fi.Mode()&0o111 == 0:
-		l.add(rel, 0, fmt.Sprintf("has mode %v; expected an executable file", fi.Mode().Perm()))
+		l.add(rel, 0, fmt.Sprintf("has mode %04o, executable by nobody; expected an executable file", fi.Mode().Perm()))
 		return lookupBad
 	}
 	return lookupFound
@@ -96,15 +99,21 @@ func (l *loader) readFile(rel string) ([]byte, found) {
 		return nil, f
 	}
 	if !fi.Mode().IsRegular() {
-		l.add(rel, 0, fmt.Sprintf("is a %s; expected a regular file", fileKind(fi)))
+		l.add(rel, 0, fmt.Sprintf("is %s; expected a regular file", FileKind(fi.Mode())))
 		return nil, lookupBad
 	}
-	file, err := os.Open(res.abs)
+	// O_NONBLOCK and the second look at what was opened: a file swapped
+	// for a FIFO after the stat must not make Load hang.
+	file, err := os.OpenFile(res.abs, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		l.add(rel, 0, err.Error())
 		return nil, lookupBad
 	}
 	defer file.Close()
+	if fi, err := file.Stat(); err != nil || !fi.Mode().IsRegular() {
+		l.add(rel, 0, "changed while being read; expected a regular file")
+		return nil, lookupBad
+	}
 	data, err := io.ReadAll(io.LimitReader(file, maxDataFile+1))
 	if err != nil {
 		l.add(rel, 0, err.Error())
@@ -117,21 +126,24 @@ func (l *loader) readFile(rel string) ([]byte, found) {
 	return data, lookupFound
 }
 
-func fileKind(fi fs.FileInfo) string {
-	switch m := fi.Mode(); {
-	case m.IsRegular():
-		return "regular file"
-	case m.IsDir():
-		return "directory"
-	case m&fs.ModeSymlink != 0:
-		return "symlink"
-	case m&fs.ModeNamedPipe != 0:
-		return "named pipe"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeDevice != 0:
-		return "device"
-	default:
-		return "special file"
+// FileKind describes the type of a file mode in words for messages, such
+// as "a character device", rather than Go's mode string ("Dc---------").
+func FileKind(m fs.FileMode) string {
+	switch m.Type() {
+	case 0:
+		return "a regular file"
+	case fs.ModeDir:
+		return "a directory"
+	case fs.ModeSymlink:
+		return "a symlink"
+	case fs.ModeNamedPipe:
+		return "a FIFO"
+	case fs.ModeSocket:
+		return "a socket"
+	case fs.ModeDevice | fs.ModeCharDevice:
+		return "a character device"
+	case fs.ModeDevice:
+		return "a block device"
 	}
+	return "an irregular file"
 }

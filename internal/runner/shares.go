@@ -30,7 +30,7 @@ func (l *loader) shares(r *Runner) {
 			continue
 		}
 		if !fi.IsDir() {
-			l.add(rel, 0, fmt.Sprintf("stray %s; expected only directories named by share tag", fileKind(fi)))
+			l.add(rel, 0, fmt.Sprintf("is %s; expected only directories, one per share tag", FileKind(fi.Mode())))
 			continue
 		}
 		if err := CheckTag(tag); err != nil {
@@ -86,7 +86,7 @@ func (l *loader) system(r *Runner) {
 		l.add(SystemLink, 0, err.Error())
 		return
 	case fi.Mode()&fs.ModeSymlink == 0:
-		l.add(SystemLink, 0, fmt.Sprintf("is a %s; expected a symlink to the guest system", fileKind(fi)))
+		l.add(SystemLink, 0, fmt.Sprintf("is %s; expected a symlink to the guest system", FileKind(fi.Mode())))
 		return
 	}
 	target, err := os.Readlink(abs)

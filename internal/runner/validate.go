@@ -34,7 +34,7 @@ func CheckInterfaceName(s string) error {
 		case c == '/' || c == ':' || c == ' ':
 			return fmt.Errorf("interface name %q contains %q; expected no '/', ':' or whitespace", s, c)
 		case c < 0x21 || c > 0x7e:
-			return fmt.Errorf("interface name %q contains byte %#04x; expected printable ASCII", s, c)
+			return fmt.Errorf("interface name %q contains %s; expected printable ASCII", s, charAt(s, i))
 		}
 	}
 	return nil
@@ -78,16 +78,15 @@ func CheckMacvtapMode(s string) error {
 
 // CheckPCIAddress reports whether s is a full PCI address
 // domain:bus:device.function as sysfs names devices, e.g. 0000:01:00.0.
+// Hex digits may be uppercase; callers store NormalizePCIAddress(s).
 func CheckPCIAddress(s string) error {
 	const want = "expected DDDD:BB:DD.F like 0000:01:00.0"
 	if len(s) != 12 || s[4] != ':' || s[7] != ':' || s[10] != '.' {
 		return fmt.Errorf("pci address %q is malformed; %s", s, want)
 	}
-	for _, f := range []string{s[0:4], s[5:7], s[8:10], s[11:12]} {
-		for i := 0; i < len(f); i++ {
-			if !isHex(f[i]) {
-				return fmt.Errorf("pci address %q contains %q; %s", s, f[i], want)
-			}
+	for _, i := range []int{0, 1, 2, 3, 5, 6, 8, 9, 11} {
+		if !isHex(s[i]) {
+			return fmt.Errorf("pci address %q contains %s; %s", s, charAt(s, i), want)
 		}
 	}
 	if dev, _ := strconv.ParseUint(s[8:10], 16, 8); dev > 0x1f {
@@ -97,6 +96,30 @@ func CheckPCIAddress(s string) error {
 		return fmt.Errorf("pci address %q: function %c is out of range; expected 0 to 7", s, fn)
 	}
 	return nil
+}
+
+// NormalizePCIAddress returns a valid PCI address in lowercase, the way
+// sysfs names devices and VFIO finds them; anything else unchanged.
+func NormalizePCIAddress(s string) string {
+	if CheckPCIAddress(s) != nil {
+		return s
+	}
+	return strings.ToLower(s)
+}
+
+// charAt names the character at byte i of s for messages: 'g' for
+// printable ASCII, 'é' (U+00E9) or '\t' (U+0009) for other characters,
+// and "\xef" (byte 0xef) where s is not valid UTF-8 — never a lone byte
+// printed as if it were a character, nor "0x00ef".
+func charAt(s string, i int) string {
+	r, size := utf8.DecodeRuneInString(s[i:])
+	switch {
+	case r == utf8.RuneError && size <= 1:
+		return fmt.Sprintf("%q (byte %#02x)", s[i:i+1], s[i])
+	case r >= 0x20 && r < 0x7f:
+		return fmt.Sprintf("%q", r)
+	}
+	return fmt.Sprintf("%q (U+%04X)", r, r)
 }
 
 func isHex(c byte) bool {

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"io/fs"
 	"strings"
 	"testing"
 )
@@ -41,10 +42,12 @@ func TestCheckInterfaceName(t *testing.T) {
 		{"vm/0", "contains '/'"},
 		{"vm:0", "contains ':'"},
 		{"vm 0", "contains ' '"},
-		{"vm\t0", "expected printable ASCII"},
-		{"vm\n0", "expected printable ASCII"},
-		{"vm\x7f", "expected printable ASCII"},
-		{"vmé", "expected printable ASCII"},
+		{"vm\t0", `contains '\t' (U+0009); expected printable ASCII`},
+		{"vm\n0", `contains '\n' (U+000A); expected printable ASCII`},
+		{"vm\x7f", `contains '\x7f' (U+007F); expected printable ASCII`},
+		{"vmé", `contains 'é' (U+00E9); expected printable ASCII`},
+		{"vm\xef", `contains "\xef" (byte 0xef); expected printable ASCII`},
+		{"vm\x01", `contains '\x01' (U+0001)`},
 		{"vm_0.1-a@b", ""},
 	})
 }
@@ -99,9 +102,41 @@ func TestCheckPCIAddress(t *testing.T) {
 		{"0000:01:00:0", "malformed"},
 		{"000g:01:00.0", "contains 'g'"},
 		{"0000:01:00.a", "function a is out of range"},
-		{"0000:0x:00.0", "contains 'x'"},
+		{"0000:0x:00.0", "contains 'x'; expected"},
+		{"0000:0\xef:00.0", `contains "\xef" (byte 0xef)`},
 		{"", "malformed"},
 	})
+}
+
+func TestNormalizePCIAddress(t *testing.T) {
+	for in, want := range map[string]string{
+		"0000:0A:1F.7": "0000:0a:1f.7",
+		"ABCD:EF:00.0": "abcd:ef:00.0",
+		"0000:0a:00.0": "0000:0a:00.0",
+		"0000:0G:00.0": "0000:0G:00.0", // invalid: left for the error to quote
+	} {
+		if got := NormalizePCIAddress(in); got != want {
+			t.Errorf("NormalizePCIAddress(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
+
+func TestFileKind(t *testing.T) {
+	for m, want := range map[fs.FileMode]string{
+		0o644:                                 "a regular file",
+		fs.ModeDir | 0o755:                    "a directory",
+		fs.ModeSymlink:                        "a symlink",
+		fs.ModeNamedPipe:                      "a FIFO",
+		fs.ModeSocket:                         "a socket",
+		fs.ModeDevice | fs.ModeCharDevice:     "a character device",
+		fs.ModeDevice:                         "a block device",
+		fs.ModeIrregular:                      "an irregular file",
+		fs.ModeDevice | fs.ModeCharDevice | 1: "a character device",
+	} {
+		if got := FileKind(m); got != want {
+			t.Errorf("FileKind(%v) = %q; want %q", m, got, want)
+		}
+	}
 }
 
 func TestCheckTag(t *testing.T) {

@@ -80,7 +80,7 @@ type Expected struct {
 func (b *Builder) Expect(ctx context.Context, src state.Source, name, current string, withSystem bool) (Expected, error) {
 	switch src.Kind {
 	case state.SourceSpec:
-		sys, err := b.expectSpec(src.Ref, name, current)
+		sys, err := b.expectSpec(ctx, src.Ref, name, current)
 		return Expected{System: sys}, err
 	case state.SourceRunner:
 		if withSystem {

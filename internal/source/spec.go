@@ -45,7 +45,7 @@ func (b *Builder) buildSpec(ctx context.Context, path, name, out string) (string
 	if err != nil {
 		return "", err
 	}
-	pkg, err := generate.Runner(s, generate.Options{SpecPath: path, Microvm: b.Microvm, Generator: gen, Facts: facts})
+	pkg, err := generate.Runner(ctx, s, generate.Options{SpecPath: path, Microvm: b.Microvm, Generator: gen, Facts: facts})
 	if err != nil {
 		return "", fmt.Errorf("spec %s: %w", path, err)
 	}
@@ -58,7 +58,7 @@ func (b *Builder) buildSpec(ctx context.Context, path, name, out string) (string
 // expectSpec is the system a build of the spec would name now. The host
 // facts are taken from the current runner's build record rather than
 // probed again, so list stays cheap.
-func (b *Builder) expectSpec(path, name, current string) (string, error) {
+func (b *Builder) expectSpec(ctx context.Context, path, name, current string) (string, error) {
 	rec, ok, err := generate.ReadBuild(current)
 	if err != nil {
 		return "", err
@@ -74,5 +74,5 @@ func (b *Builder) expectSpec(path, name, current string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return generate.ExpectedSystem(s, gen.Name(), rec.Facts, b.Microvm, path, rec.Inputs)
+	return generate.ExpectedSystem(ctx, s, gen.Name(), rec.Facts, b.Microvm, path, rec.Inputs)
 }

@@ -1,5 +1,7 @@
 package spec
 
+import "github.com/microvm-host/microvm/internal/runner"
+
 // Defaults are microvm.nix's option defaults (nixos-modules/microvm/options.nix).
 const (
 	DefaultHypervisor = "qemu"
@@ -12,8 +14,10 @@ const (
 )
 
 // ApplyDefaults fills every option the file left out with microvm.nix's
-// default, so generators never see an unset value. It is idempotent.
+// default, so generators never see an unset value, and puts values with
+// one canonical spelling into it (see normalize). It is idempotent.
 func (s *Spec) ApplyDefaults() {
+	s.normalize()
 	if s.Hypervisor == "" {
 		s.Hypervisor = DefaultHypervisor
 	}
@@ -81,6 +85,17 @@ func (s *Spec) ControlSocket() string {
 		return ""
 	}
 	return *s.Socket
+}
+
+// normalize lowercases valid PCI addresses: sysfs names devices in
+// lowercase, so VFIO finds no 0000:0A:00.0 at run time. Invalid addresses
+// stay as written for Validate to quote.
+func (s *Spec) normalize() {
+	for i := range s.Devices {
+		if d := &s.Devices[i]; d.Bus == "pci" {
+			d.Path = runner.NormalizePCIAddress(d.Path)
+		}
+	}
 }
 
 func ptr[T any](v T) *T { return &v }

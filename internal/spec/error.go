@@ -1,8 +1,10 @@
 package spec
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/microvm-host/microvm/internal/tomlfile"
 )
@@ -30,6 +32,25 @@ func (l *errorList) check(path string, err error) {
 }
 
 func (l errorList) join() error { return errors.Join(l...) }
+
+// byLine sorts located errors by line and column, as a compiler reports
+// them, whatever order the checks ran in; problems without a line (a
+// missing option) come first. The sort is stable, so output stays
+// deterministic.
+func (l errorList) byLine() errorList {
+	pos := func(err error) (int, int) {
+		if e, ok := err.(*Error); ok {
+			return e.Line, e.Col
+		}
+		return 0, 0
+	}
+	slices.SortStableFunc(l, func(a, b error) int {
+		la, ca := pos(a)
+		lb, cb := pos(b)
+		return cmp.Or(cmp.Compare(la, lb), cmp.Compare(ca, cb))
+	})
+	return l
+}
 
 // split undoes errors.Join, so Parse can locate each problem.
 func split(err error) []error {

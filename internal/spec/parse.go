@@ -2,7 +2,6 @@ package spec
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -15,7 +14,7 @@ import (
 // Kernel and initrd stay relative to the file's directory; call
 // ResolvePaths(filepath.Dir(path)) before generating a runner.
 func Parse(path string) (*Spec, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading spec: %w", err)
 	}
@@ -54,7 +53,7 @@ func ParseBytes(name, file string, data []byte) (*Spec, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errs.join()
+		return nil, errs.byLine().join()
 	}
 	return s, nil
 }

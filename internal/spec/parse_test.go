@@ -45,9 +45,16 @@ func TestParseBad(t *testing.T) {
 					t.Errorf("error lacks %q; got:\n%v", w, err)
 				}
 			}
+			line := 0
 			for _, e := range split(err) {
 				if !strings.HasPrefix(e.Error(), file+":") {
 					t.Errorf("error %q does not start with the file name", e)
+				}
+				// Problems come in the order of the file.
+				if se, ok := e.(*Error); ok && se.Line < line {
+					t.Errorf("error %q comes after one on line %d", e, line)
+				} else if ok {
+					line = se.Line
 				}
 			}
 		})

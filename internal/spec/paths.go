@@ -11,17 +11,24 @@ func (s *Spec) ResolvePaths(specDir string) {
 	s.Initrd = resolve(specDir, s.Initrd)
 }
 
-// Inputs returns the absolute paths of the files whose content is part of
-// the runner's version identity: kernel and, if set, initrd, resolved
-// against specDir. Volume images are not inputs even when autoCreate is
-// false: they live in the VM directory and are the VM's runtime data, so
-// a guest writing to its disk must not make the runner look outdated.
-// Share sources are runtime data for the same reason.
-func (s *Spec) Inputs(specDir string) []string {
-	var in []string
-	for _, p := range []string{s.Kernel, s.Initrd} {
-		if p != "" {
-			in = append(in, resolve(specDir, p))
+// InputFile is a file whose content is part of the runner's version
+// identity.
+type InputFile struct {
+	Option string // the option naming it, "kernel" or "initrd", for messages
+	Path   string // absolute
+}
+
+// Inputs returns the files whose content is part of the runner's version
+// identity: kernel and, if set, initrd, resolved against specDir. Volume
+// images are not inputs even when autoCreate is false: they live in the
+// VM directory and are the VM's runtime data, so a guest writing to its
+// disk must not make the runner look outdated. Share sources are runtime
+// data for the same reason.
+func (s *Spec) Inputs(specDir string) []InputFile {
+	var in []InputFile
+	for _, f := range []InputFile{{"kernel", s.Kernel}, {"initrd", s.Initrd}} {
+		if f.Path != "" {
+			in = append(in, InputFile{f.Option, resolve(specDir, f.Path)})
 		}
 	}
 	return in

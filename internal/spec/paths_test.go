@@ -7,7 +7,7 @@ import (
 
 func TestResolvePathsAndInputs(t *testing.T) {
 	s := &Spec{Kernel: "boot/../bzImage", Initrd: "/abs/initrd", Volumes: []Volume{{Image: "data.img", AutoCreate: ptr(false)}}}
-	if got, want := s.Inputs("/specs"), []string{"/specs/bzImage", "/abs/initrd"}; !slices.Equal(got, want) {
+	if got, want := s.Inputs("/specs"), []InputFile{{"kernel", "/specs/bzImage"}, {"initrd", "/abs/initrd"}}; !slices.Equal(got, want) {
 		t.Errorf("Inputs = %q; want %q (volume images are runtime data, not inputs)", got, want)
 	}
 	s.ResolvePaths("/specs")
@@ -20,7 +20,7 @@ func TestResolvePathsAndInputs(t *testing.T) {
 
 	s = &Spec{Kernel: "/k"}
 	s.ResolvePaths("/specs")
-	if got := s.Inputs("/elsewhere"); !slices.Equal(got, []string{"/k"}) || s.Initrd != "" {
+	if got := s.Inputs("/elsewhere"); !slices.Equal(got, []InputFile{{"kernel", "/k"}}) || s.Initrd != "" {
 		t.Errorf("without initrd: Inputs = %q, initrd %q; want [/k] and no initrd", got, s.Initrd)
 	}
 }

@@ -15,10 +15,25 @@ const (
 	// below it; such guests do not get far enough to be useful, so we
 	// refuse instead of producing a runner that cannot boot.
 	MinMem = 32
-	// MaxVolumes is how many volumes get a drive letter, vdb to vdz (vda
-	// is the store disk in microvm.nix). microvm.nix silently dropped the
-	// rest; we refuse them.
-	MaxVolumes = 25
+	// MaxMem is the most guest memory in MiB, mem and hotplugMem together:
+	// 4 PiB, that is 2^52 bytes, the most physical memory x86-64 can
+	// address (MAXPHYADDR is at most 52 bits, Intel SDM vol. 3A §4.1.4;
+	// arm64 with FEAT_LPA has the same 52 bits). A guest cannot use more,
+	// and in bytes it stays far below 2^63, so no conversion downstream
+	// overflows: qemu and cloud-hypervisor read "NM" into a 64-bit byte
+	// count, firecracker shifts mem_size_mib by 20. Whether the host can
+	// back that much shows when the hypervisor starts.
+	MaxMem = 1 << 32
+	// MaxVcpu is the most vcpus any KVM host runs in one guest: x86's
+	// KVM_MAX_VCPUS is CONFIG_KVM_MAX_NR_VCPUS, "range 1024 4096"
+	// (linux arch/x86/kvm/Kconfig); arm64 allows fewer (512, the GICv3
+	// limit), which KVM_CREATE_VCPU reports at start.
+	MaxVcpu = 4096
+	// MaxVolumes is how many volumes get a drive id: the generators name
+	// them vda, vdb, … vdz in spec order (there is no store disk taking
+	// vda as in microvm.nix). microvm.nix silently dropped the rest; we
+	// refuse them.
+	MaxVolumes = 26
 	maxCID     = 1<<32 - 2 // 2^32-1 is VMADDR_CID_ANY
 )
 
@@ -39,11 +54,17 @@ func (s *Spec) Validate() error {
 
 func (s *Spec) validateMachine(errs *errorList) {
 	errs.check("hypervisor", runner.CheckHypervisor(s.Hypervisor))
-	if s.Vcpu < 1 {
+	switch {
+	case s.Vcpu < 1:
 		errs.add("vcpu", "%d is less than 1; expected at least one vcpu", s.Vcpu)
+	case s.Vcpu > MaxVcpu:
+		errs.add("vcpu", "%d is more than KVM runs in one guest; expected at most %d", s.Vcpu, MaxVcpu)
 	}
-	if s.Mem < MinMem {
+	switch {
+	case s.Mem < MinMem:
 		errs.add("mem", "%d MiB is too little; expected at least %d MiB", s.Mem, MinMem)
+	case s.Mem > MaxMem:
+		errs.add("mem", "%d MiB is more than a guest can address; expected at most %d MiB (4 PiB)", s.Mem, MaxMem)
 	}
 	if s.Kernel == "" {
 		errs.add("kernel", "required; expected the path of the guest kernel image")
@@ -58,9 +79,13 @@ func (s *Spec) validateMachine(errs *errorList) {
 		errs.noLineBreak(path, p)
 	}
 	errs.noLineBreak("socket", s.ControlSocket())
+	errs.socketLength("socket", s.ControlSocket(), s.Name)
 	errs.noLineBreak("user", s.User)
-	if s.HotplugMem < 0 {
+	switch {
+	case s.HotplugMem < 0:
 		errs.add("hotplugMem", "%d MiB is negative; expected 0 (none) or more", s.HotplugMem)
+	case s.Mem <= MaxMem && s.HotplugMem > MaxMem-s.Mem:
+		errs.add("hotplugMem", "%d MiB and mem (%d MiB) are more than a guest can address; expected at most %d MiB together", s.HotplugMem, s.Mem, MaxMem)
 	}
 	if h := s.HotpluggedMem; h != nil && (*h < 0 || *h > max(s.HotplugMem, 0)) {
 		errs.add("hotpluggedMem", "%d MiB is outside 0 to hotplugMem (%d MiB)", *h, s.HotplugMem)

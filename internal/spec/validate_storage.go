@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/microvm-host/microvm/internal/runner"
+	"github.com/microvm-host/microvm/internal/volume"
 )
 
 // labelMax is the longest label mkfs accepts per file system, in bytes.
@@ -50,6 +51,7 @@ func (s *Spec) validateShares(errs *errorList) {
 				sockets[sock] = p + ".socket"
 			}
 			errs.noLineBreak(p+".socket", sh.Socket)
+			errs.socketLength(p+".socket", sh.Socket, s.Name)
 		}
 		if sh.SecurityModel != "" {
 			errs.oneOf(p+".securityModel", sh.SecurityModel, "passthrough", "none", "mapped", "mapped-xattr", "mapped-file")
@@ -59,7 +61,7 @@ func (s *Spec) validateShares(errs *errorList) {
 
 func (s *Spec) validateVolumes(errs *errorList) {
 	if n := len(s.Volumes); n > MaxVolumes {
-		errs.add("volumes", "%d volumes are too many; at most %d fit the drive letters vdb to vdz", n, MaxVolumes)
+		errs.add("volumes", "%d volumes are too many; at most %d fit the drive ids vda to vdz", n, MaxVolumes)
 	}
 	images := map[string]int{}
 	for i, v := range s.Volumes {
@@ -73,12 +75,15 @@ func (s *Spec) validateVolumes(errs *errorList) {
 			images[img] = i
 		}
 		errs.noLineBreak(p+".image", v.Image)
+		errs.imagePath(p+".image", v.Image)
 		autoCreate := v.AutoCreate == nil || *v.AutoCreate
 		switch {
 		case v.Size < 0:
 			errs.add(p+".size", "%d MiB is negative", v.Size)
 		case v.Size == 0 && autoCreate:
 			errs.add(p+".size", "required with autoCreate; expected the image size in MiB")
+		case v.Size > 0:
+			errs.check(p+".size", volume.CheckSize(v.Size))
 		}
 		if _, ok := labelMax[v.FsType]; autoCreate && !ok {
 			errs.add(p+".fsType", "%q cannot be created; expected one of ext2, ext3, ext4, xfs, btrfs, vfat, or autoCreate = false", v.FsType)

@@ -3,6 +3,7 @@ package spec
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -56,12 +57,24 @@ func TestValidate(t *testing.T) {
 		{"vcpu 0", func(s *Spec) { s.Vcpu = 0 }, []string{"vcpu: 0 is less than 1"}},
 		{"mem 31", func(s *Spec) { s.Mem = 31 }, []string{"mem: 31 MiB is too little; expected at least 32 MiB"}},
 		{"mem 32", func(s *Spec) { s.Mem = 32 }, nil},
+		{"mem max", func(s *Spec) { s.Mem = MaxMem }, nil},
+		{"mem 2^63-1", func(s *Spec) { s.Mem = 1<<63 - 1 }, []string{"mem: 9223372036854775807 MiB is more than a guest can address; expected at most 4294967296 MiB"}},
+		{"hotplugMem fits max", func(s *Spec) { s.HotplugMem = MaxMem - s.Mem }, nil},
+		{"hotplugMem beyond max", func(s *Spec) { s.HotplugMem = MaxMem - s.Mem + 1 }, []string{"hotplugMem: 4294966785 MiB and mem (512 MiB) are more than a guest can address"}},
+		{"vcpu max", func(s *Spec) { s.Vcpu = 4096 }, nil},
+		{"vcpu 4097", func(s *Spec) { s.Vcpu = 4097 }, []string{"vcpu: 4097 is more than KVM runs in one guest; expected at most 4096"}},
+		{"vcpu 100000000", func(s *Spec) { s.Vcpu = 100000000 }, []string{"vcpu: 100000000 is more than"}},
 		{"no kernel", func(s *Spec) { s.Kernel = "" }, []string{"kernel: required"}},
 		{"kernel newline", func(s *Spec) { s.Kernel = "a\nb" }, []string{`kernel: "a\nb" contains a line break`}},
 		{"empty kernel param", func(s *Spec) { s.KernelParams = []string{"a", ""} }, []string{"kernelParams[1]: empty"}},
 		{"kernel param with spaces", func(s *Spec) { s.KernelParams = []string{"a b"} }, nil},
 		{"socket NUL", func(s *Spec) { s.Socket = ptr("a\x00") }, []string{"socket: "}},
 		{"no socket", func(s *Spec) { s.Socket = ptr("") }, nil},
+		{"socket fits /vm/", func(s *Spec) { s.Socket = ptr(strings.Repeat("s", 103)) }, nil},
+		{"socket beyond /vm/", func(s *Spec) { s.Socket = ptr(strings.Repeat("s", 104)) }, []string{`socket: "` + strings.Repeat("s", 104) + `" is 104 bytes, and at least 108 resolved against the VM directory (/vm/…); a unix socket path holds at most 107 bytes`}},
+		{"socket relative cleaned", func(s *Spec) { s.Socket = ptr("./././" + strings.Repeat("s", 103)) }, nil},
+		{"absolute socket 107", func(s *Spec) { s.Socket = ptr("/" + strings.Repeat("s", 106)) }, nil},
+		{"absolute socket 108", func(s *Spec) { s.Socket = ptr("/" + strings.Repeat("s", 107)) }, []string{"socket: \"/sss"}},
 		{"negative hotplugMem", func(s *Spec) { s.HotplugMem = -1; s.HotpluggedMem = ptr(0) }, []string{"hotplugMem: -1 MiB is negative"}},
 		{"hotpluggedMem too big", func(s *Spec) { s.HotplugMem = 512; s.HotpluggedMem = ptr(1024) }, []string{"hotpluggedMem: 1024 MiB is outside 0 to hotplugMem (512 MiB)"}},
 		{"hotpluggedMem fits", func(s *Spec) { s.HotplugMem = 512; s.HotpluggedMem = ptr(256) }, nil},
@@ -99,6 +112,8 @@ func TestValidate(t *testing.T) {
 			s.Shares[1] = Share{Proto: "virtiofs", Tag: "b", Source: "/b", Socket: s.Shares[0].Socket}
 		}, []string{`shares[1].socket: "vm-virtiofs-store.sock" is also used by shares[0].socket`}},
 		{"9p socket ignored", func(s *Spec) { s.Shares[1].Socket = "vm.sock" }, nil},
+		{"virtiofs socket absolute 130", func(s *Spec) { s.Shares[0].Socket = "/run/" + strings.Repeat("v", 125) }, []string{`shares[0].socket: "/run/vvv`}},
+		{"virtiofs socket relative too long", func(s *Spec) { s.Shares[0].Socket = strings.Repeat("v", 104) }, []string{`shares[0].socket: "vvv`}},
 		{"bad security model", func(s *Spec) { s.Shares[1].SecurityModel = "mapped-attr" }, []string{`shares[1].securityModel: unknown value "mapped-attr"`}},
 
 		{"volume without image", func(s *Spec) { s.Volumes[0].Image = "" }, []string{"volumes[0].image: required"}},
@@ -111,8 +126,33 @@ func TestValidate(t *testing.T) {
 		{"ext4 label 17", func(s *Spec) { s.Volumes[0].Label = "0123456789abcdefg" }, []string{`volumes[0].label: "0123456789abcdefg" is 17 bytes; ext4 labels hold at most 16`}},
 		{"xfs label 13", func(s *Spec) { s.Volumes[0].FsType = "xfs"; s.Volumes[0].Label = "0123456789abc" }, []string{"volumes[0].label: \"0123456789abc\" is 13 bytes; xfs labels hold at most 12"}},
 		{"vfat label 12", func(s *Spec) { s.Volumes[0].FsType = "vfat"; s.Volumes[0].Label = "0123456789ab" }, []string{"volumes[0].label: \"0123456789ab\" is 12 bytes; vfat labels hold at most 11"}},
-		{"25 volumes", func(s *Spec) { s.Volumes = volumes(25) }, nil},
-		{"26 volumes", func(s *Spec) { s.Volumes = volumes(26) }, []string{"volumes: 26 volumes are too many; at most 25"}},
+		{"26 volumes", func(s *Spec) { s.Volumes = volumes(26) }, nil},
+		{"27 volumes", func(s *Spec) { s.Volumes = volumes(27) }, []string{"volumes: 27 volumes are too many; at most 26 fit the drive ids vda to vdz"}},
+		{"volume size max", func(s *Spec) { s.Volumes[0].Size = 1<<43 - 1 }, nil},
+		{"volume size overflows", func(s *Spec) { s.Volumes[0].Size = 1 << 43 }, []string{"volumes[0].size: 8796093022208 MiB is not an image size"}},
+		{"volume size without autoCreate", func(s *Spec) { s.Volumes[1].Size = 0 }, nil},
+		{"image inside", func(s *Spec) { s.Volumes[0].Image = "disks/../var.img" }, nil},
+		{"image dotdot", func(s *Spec) { s.Volumes[0].Image = "../other-vm/disk.img" }, []string{`volumes[0].image: "../other-vm/disk.img" leaves the VM directory`}},
+		{"image hidden dotdot", func(s *Spec) { s.Volumes[0].Image = "a/../../b.img" }, []string{`volumes[0].image: "a/../../b.img" leaves the VM directory`}},
+		{"image dot", func(s *Spec) { s.Volumes[0].Image = "." }, []string{`volumes[0].image: "." is the VM directory itself`}},
+		{"image elsewhere", func(s *Spec) { s.Volumes[0].Image = "/var/lib/images/var.img"; s.Volumes[1].Image = "/srv/data.img" }, nil},
+		{"image etc", func(s *Spec) { s.Volumes[0].Image = "/etc/passwd" }, []string{`volumes[0].image: "/etc/passwd" is under /etc, a system directory`}},
+		{"image lib32", func(s *Spec) { s.Volumes[0].Image = "/lib32/x" }, []string{`volumes[0].image: "/lib32/x" is under /lib32`}},
+		{"image dotdot into root", func(s *Spec) { s.Volumes[0].Image = "/srv/../root/x" }, []string{`volumes[0].image: "/srv/../root/x" is under /root`}},
+		{"image by-id", func(s *Spec) {
+			s.Volumes[0].Image = "/dev/disk/by-id/nvme-x"
+			s.Volumes[1].Image = "/dev/mapper/vg-data"
+		}, nil},
+		{"image lvm", func(s *Spec) { s.Volumes[0].Image = "/dev/vg0/var"; s.Volumes[1].Image = "/dev/vg_1/data.2" }, nil},
+		{"image kernel disk name", func(s *Spec) { s.Volumes[0].Image = "/dev/nvme0n1" }, []string{`volumes[0].image: "/dev/nvme0n1" is under /dev`}},
+		{"image dev dirs", func(s *Spec) { s.Volumes[0].Image = "/dev/pts/0"; s.Volumes[1].Image = "/dev/disk" }, []string{
+			`volumes[0].image: "/dev/pts/0" is under /dev`,
+			`volumes[1].image: "/dev/disk" is under /dev`,
+		}},
+		{"image lvm bad name", func(s *Spec) { s.Volumes[0].Image = "/dev/-vg/x"; s.Volumes[1].Image = "/dev/vg/a/b" }, []string{
+			`volumes[0].image: "/dev/-vg/x" is under /dev`,
+			`volumes[1].image: "/dev/vg/a/b" is under /dev`,
+		}},
 
 		{"device bus isa", func(s *Spec) { s.Devices[0].Bus = "isa" }, []string{`devices[0].bus: unknown value "isa"; expected one of pci, usb`}},
 		{"pci short address", func(s *Spec) { s.Devices[0].Path = "01:00.0" }, []string{`devices[0].path: pci address "01:00.0" is malformed`}},
@@ -159,4 +199,17 @@ func volumes(n int) []Volume {
 		v[i] = Volume{Image: fmt.Sprintf("v%d.img", i), Size: 1, FsType: "ext4", AutoCreate: ptr(true)}
 	}
 	return v
+}
+
+func TestApplyDefaultsLowercasesPCIAddresses(t *testing.T) {
+	s := valid()
+	s.Devices = []Device{{Bus: "pci", Path: "0000:0A:1F.7"}, {Bus: "pci", Path: "0000:0G:00.0"}, {Bus: "usb", Path: "vendorid=0xABCD"}}
+	s.ApplyDefaults()
+	want := []Device{{Bus: "pci", Path: "0000:0a:1f.7"}, {Bus: "pci", Path: "0000:0G:00.0"}, {Bus: "usb", Path: "vendorid=0xABCD"}}
+	if !slices.Equal(s.Devices, want) {
+		t.Errorf("devices after ApplyDefaults = %v; want %v (valid PCI addresses lowercased, the rest as written)", s.Devices, want)
+	}
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), `devices[1].path: pci address "0000:0G:00.0" contains 'G'`) {
+		t.Errorf("Validate = %v; want the invalid address quoted as written", err)
+	}
 }

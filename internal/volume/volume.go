@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,20 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+// MaxSizeMiB is the largest image size in MiB: a Linux file ends at
+// MAX_LFS_FILESIZE, 2^63-1 bytes (include/linux/fs.h), so this is just
+// under 8 EiB. It also keeps the conversion to bytes from overflowing:
+// 2^44 MiB wrapped around to a 0-byte image before.
+const MaxSizeMiB = math.MaxInt64 >> 20
+
+// CheckSize reports whether mib is an image size Ensure can create.
+func CheckSize(mib int) error {
+	if mib < 1 || mib > MaxSizeMiB {
+		return fmt.Errorf("%d MiB is not an image size; expected 1 to %d MiB (the largest file Linux has)", mib, MaxSizeMiB)
+	}
+	return nil
+}
 
 // Spec describes an image to create.
 type Spec struct {
@@ -32,17 +47,19 @@ var labelFlag = map[string]string{"ext2": "-L", "ext3": "-L", "ext4": "-L", "xfs
 
 // Ensure creates the image unless it exists. It reports whether it did.
 func Ensure(ctx context.Context, s Spec) (created bool, err error) {
-	if _, err := os.Lstat(s.Image); err == nil {
-		return false, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return false, fmt.Errorf("volume %q: %w", s.Image, err)
-	}
+	// Bad arguments are refused even when the image exists: the same
+	// call would fail on the first start of another VM.
 	flag, ok := labelFlag[s.FsType]
 	if !ok {
 		return false, fmt.Errorf("volume %q: unknown file system %q; expected one of ext2, ext3, ext4, xfs, btrfs, vfat", s.Image, s.FsType)
 	}
-	if s.SizeMiB <= 0 {
-		return false, fmt.Errorf("volume %q: size %d MiB; expected a positive size", s.Image, s.SizeMiB)
+	if err := CheckSize(s.SizeMiB); err != nil {
+		return false, fmt.Errorf("volume %q: size %w", s.Image, err)
+	}
+	if _, err := os.Lstat(s.Image); err == nil {
+		return false, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return false, fmt.Errorf("volume %q: %w", s.Image, err)
 	}
 	dir := filepath.Dir(s.Image)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(s.Image)+".tmp-")

@@ -58,3 +58,29 @@ func TestEnsureFailureLeavesNothing(t *testing.T) {
 		t.Fatalf("Ensure zfs = %v", err)
 	}
 }
+
+func TestEnsureRefusesSizesOutOfRange(t *testing.T) {
+	if got := int64(MaxSizeMiB) << 20; got <= 0 || got>>20 != MaxSizeMiB {
+		t.Fatalf("MaxSizeMiB %d overflows in bytes: %d", MaxSizeMiB, got)
+	}
+	if err := CheckSize(MaxSizeMiB); err != nil {
+		t.Errorf("CheckSize(MaxSizeMiB) = %v", err)
+	}
+	dir := t.TempDir()
+	img := filepath.Join(dir, "x.img")
+	// 2^44+1 MiB is 2^64+2^20 bytes: it wrapped around to a 1 MiB image.
+	for _, mib := range []int{0, -1, 17592186044417, MaxSizeMiB + 1} {
+		_, err := Ensure(context.Background(), Spec{Image: img, SizeMiB: mib, FsType: "ext4"})
+		if err == nil || !strings.Contains(err.Error(), "MiB is not an image size; expected 1 to 8796093022207 MiB") {
+			t.Errorf("Ensure with %d MiB = %v; want the size refused", mib, err)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Fatalf("refused size %d left %v", mib, entries)
+		}
+	}
+	// Refused even when the image exists: the arguments are wrong.
+	os.WriteFile(img, nil, 0o644)
+	if _, err := Ensure(context.Background(), Spec{Image: img, SizeMiB: 17592186044417, FsType: "ext4"}); err == nil {
+		t.Error("Ensure with an existing image accepted an overflowing size")
+	}
+}
