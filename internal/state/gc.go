@@ -42,7 +42,7 @@ func (d *Dir) GC(ctx context.Context) ([]string, error) {
 			errs = append(errs, fmt.Errorf("removing unreferenced runner %q: %w", p, err))
 			continue
 		}
-		if !strings.HasPrefix(e.Name(), ".tmp-") {
+		if !strings.HasPrefix(e.Name(), storeTmpPrefix) {
 			removed = append(removed, p)
 		}
 	}
