@@ -22,7 +22,11 @@ func (d *Dir) GC(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	defer unlock()
+	return d.gcLocked()
+}
 
+// gcLocked is GC for the holder of the exclusive store lock.
+func (d *Dir) gcLocked() ([]string, error) {
 	live, err := d.referencedEntries()
 	if err != nil {
 		return nil, err
@@ -47,6 +51,21 @@ func (d *Dir) GC(ctx context.Context) ([]string, error) {
 		}
 	}
 	return removed, errors.Join(errs...)
+}
+
+// dropUnlinked removes the store entry name if nothing links to it, when
+// the store lock can be had at once; otherwise someone is importing, and
+// a later Sweep or GC removes it.
+func (d *Dir) dropUnlinked(name string) {
+	unlock, ok, err := d.tryLockStore()
+	if err != nil || !ok {
+		return
+	}
+	defer unlock()
+	live, err := d.referencedEntries()
+	if err == nil && !live[name] {
+		os.RemoveAll(filepath.Join(d.Root, StoreDir, name))
+	}
 }
 
 // referencedEntries returns the names of store entries some link points

@@ -22,20 +22,29 @@ func (d *Dir) StorePath(hash string) string { return filepath.Join(d.Root, Store
 
 // Import copies the runner package at src into the store and returns its
 // store path; an identical package already there is reused. It stops
-// when ctx is done, leaving no partial copy. The returned release must be
-// called once the caller's link to the entry is in place: until then the
-// entry is protected from a concurrent GC.
+// when ctx is done, leaving no partial copy. The returned release must
+// be called once the caller's link to the entry is in place, or once the
+// caller gave up: until then the entry is protected from a concurrent GC,
+// and an entry this import created that nothing links by then is removed
+// again, so an interrupted command leaves no orphan (when another import
+// holds the store meanwhile, the next Sweep removes it instead).
 func (d *Dir) Import(ctx context.Context, src string) (path string, release func(), err error) {
 	unlock, err := d.lockStore(ctx, false)
 	if err != nil {
 		return "", nil, err
 	}
-	path, _, err = d.importLocked(ctx, src)
+	path, created, err := d.importLocked(ctx, src)
 	if err != nil {
 		unlock()
 		return "", nil, fmt.Errorf("importing runner %q: %w", src, err)
 	}
-	return path, unlock, nil
+	if !created {
+		return path, unlock, nil
+	}
+	return path, func() {
+		unlock()
+		d.dropUnlinked(filepath.Base(path))
+	}, nil
 }
 
 func (d *Dir) importLocked(ctx context.Context, src string) (path string, created bool, err error) {

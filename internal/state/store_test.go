@@ -78,6 +78,52 @@ func TestImportStopsWhenCancelledAndLeavesNothing(t *testing.T) {
 	}
 }
 
+func TestImportReleaseDropsWhatNothingLinks(t *testing.T) {
+	d := newDir(t)
+	ctx := context.Background()
+	src := writeRunner(t, filepath.Join(t.TempDir(), "r"), "true", "")
+
+	// A command that gave up after importing (Ctrl-C before its link).
+	p, release, err := d.Import(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("entry %s nobody linked survived release: %v", p, err)
+	}
+
+	// Another import runs meanwhile: it may be about to link the same
+	// entry, so the entry stays until a Sweep finds the store free.
+	p, release, err = d.Import(ctx, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, releaseOther, err := d.Import(ctx, writeRunner(t, filepath.Join(t.TempDir(), "o"), "other", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if _, err := os.Lstat(p); err != nil {
+		t.Fatalf("entry removed while another import held the store: %v", err)
+	}
+	releaseOther()
+	if _, err := os.Lstat(other); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("entry %s nobody linked survived release: %v", other, err)
+	}
+	if err := d.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Sweep left the unlinked entry %s", p)
+	}
+
+	// Linked before release, as commands do: kept.
+	if p := importFor(t, d, "vm", CurrentLink, src); !exists(p) {
+		t.Fatalf("linked entry %s was removed", p)
+	}
+}
+
 func exists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
