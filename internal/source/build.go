@@ -45,7 +45,14 @@ func NewBuilder(stderr io.Writer) *Builder {
 func (b *Builder) Build(ctx context.Context, src state.Source, name, workDir string) (string, error) {
 	switch src.Kind {
 	case state.SourceRunner:
-		return src.Ref, nil
+		// The recorded source may be a link (nix's result): it stays
+		// recorded as such, so update follows a rebuild, while the
+		// runner installed is what it resolves to now.
+		dir, err := filepath.EvalSymlinks(src.Ref)
+		if err != nil {
+			return "", fmt.Errorf("runner source %q: %w", src.Ref, err)
+		}
+		return dir, nil
 	case state.SourceSpec:
 		return b.buildSpec(ctx, src.Ref, name, filepath.Join(workDir, "runner"))
 	case state.SourceFlake:
@@ -85,12 +92,18 @@ func (b *Builder) Expect(ctx context.Context, src state.Source, name, current st
 		sys, err := b.expectSpec(src.Ref, name, current)
 		return Expected{System: sys}, err
 	case state.SourceRunner:
-		dir := src.Ref
+		dir, err := filepath.EvalSymlinks(src.Ref)
+		if err != nil {
+			return Expected{}, fmt.Errorf("runner source %q: %w", src.Ref, err)
+		}
 		if withSystem {
 			t, err := os.Readlink(filepath.Join(dir, "share/microvm/system"))
 			if err == nil {
 				return Expected{System: t}, nil
 			}
+		}
+		if state.InNixStore(dir) {
+			return Expected{Runner: dir}, nil // linked as it is, like a flake's
 		}
 		// Bounded: list must stay prompt whatever the source holds.
 		h, err := state.HashBounded(ctx, dir)
