@@ -45,6 +45,7 @@ func create(ctx context.Context, e *env, name, from string) error {
 			return err
 		}
 	}
+	sweep(ctx, e)
 	d, err := e.state()
 	if err != nil {
 		return err

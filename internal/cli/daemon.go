@@ -77,6 +77,7 @@ func runDaemon(ctx context.Context, e *env) error {
 	// The binary NewBuilder resolved: what generated runners call, too.
 	self := e.builder.Microvm
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	sweep(ctx, e)
 	runtime := state.RuntimeDir()
 	dm := &supervisor.Daemon{
 		State: d, Runtime: runtime, Microvm: self, Config: cfg, Policy: policy, Log: log,

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -52,8 +53,11 @@ func newListCmd(e *env) *cobra.Command {
   outdated     the recorded source would build another version: update it
   broken       the entry is not a usable VM; the problem is shown
 Versions are the guest systems runners name (share/microvm/system), or the
-runners themselves when they name none. The name is green when the VM
-runs (a microvm run process, or an active microvm@ unit under systemd),
+runners themselves when they name none: a runner directory source is then
+compared by content, and one holding more than ` + strconv.Itoa(state.MaxHashBytes>>30) + ` GiB of files or
+` + strconv.Itoa(state.MaxHashEntries) + ` entries is not read but noted (runner packages hold scripts
+and small files, never volumes). The name is green when the VM runs (a
+microvm run process, or an active microvm@ unit under systemd),
 yellow when it is booted but nothing runs (crashed), red otherwise.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -169,10 +173,10 @@ func listEntryOf(ctx context.Context, b *source.Builder, d *state.Dir, vm *state
 		case r.exp.System != "":
 			le.ExpectedVersion = r.exp.System
 			outdated = r.exp.System != vm.CurrentSystem
-		case vm.Source.Kind == state.SourceRunner:
+		case r.exp.Hash != "":
 			// The source's content hash names the store entry it
 			// would be imported as.
-			le.ExpectedVersion = d.StorePath(r.exp.Runner)
+			le.ExpectedVersion = d.StorePath(r.exp.Hash)
 			outdated = le.ExpectedVersion != vm.Current
 		default:
 			le.ExpectedVersion = r.exp.Runner

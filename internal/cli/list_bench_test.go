@@ -57,7 +57,8 @@ func MakeBenchState(root, srcDir string, n int) error {
 		if err != nil {
 			return err
 		}
-		release()
+		// Released once the VMs link the entries: unlinked, they go.
+		defer release()
 		runners = append(runners, p)
 		if i == 0 { // changed after import: its VMs are outdated
 			os.Remove(sys)

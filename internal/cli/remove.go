@@ -18,6 +18,7 @@ booted is refused: stop it first. --force removes a VM whose booted link
 was left behind by a crash (no process runs), never a running one.`,
 		Args: args(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, names []string) error {
+			sweep(cmd.Context(), e)
 			for _, name := range names {
 				if err := remove(cmd.Context(), e, name, force); err != nil {
 					return err

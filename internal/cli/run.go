@@ -71,6 +71,7 @@ func run(ctx context.Context, e *env, name string, prep *hostprep.Prep, mon *mon
 	if err := state.CheckName(name); err != nil {
 		return usageError("%v", err)
 	}
+	sweep(ctx, e)
 	d, err := e.state()
 	if err != nil {
 		return err

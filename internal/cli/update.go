@@ -22,6 +22,7 @@ list shows it as stale meanwhile. Fully declarative VMs (with a toplevel
 link) are managed by the host configuration and refused.`,
 		Args: args(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, names []string) error {
+			sweep(cmd.Context(), e)
 			var errs []error
 			for _, name := range names {
 				if err := update(cmd.Context(), e, name, restart); err != nil {

@@ -45,7 +45,14 @@ func NewBuilder(stderr io.Writer) *Builder {
 func (b *Builder) Build(ctx context.Context, src state.Source, name, workDir string) (string, error) {
 	switch src.Kind {
 	case state.SourceRunner:
-		return src.Ref, nil
+		// The recorded source may be a link (nix's result): it stays
+		// recorded as such, so update follows a rebuild, while the
+		// runner installed is what it resolves to now.
+		dir, err := filepath.EvalSymlinks(src.Ref)
+		if err != nil {
+			return "", fmt.Errorf("runner source %q: %w", src.Ref, err)
+		}
+		return dir, nil
 	case state.SourceSpec:
 		return b.buildSpec(ctx, src.Ref, name, filepath.Join(workDir, "runner"))
 	case state.SourceFlake:
@@ -68,10 +75,12 @@ func (b *Builder) Build(ctx context.Context, src state.Source, name, workDir str
 
 // Expected is what a source would build now, in the two forms a runner is
 // compared by: the guest system it names, and for runners without one the
-// runner itself (a Nix store path, or the content hash of a directory).
+// runner itself: a Nix store path, or the content hash of a directory that
+// would be imported into the state store.
 type Expected struct {
 	System string
-	Runner string // store path (flakes) or content hash (runner dirs)
+	Runner string // Nix store path
+	Hash   string // state store content hash
 }
 
 // Expect computes what src would build for the VM name without building
@@ -83,17 +92,25 @@ func (b *Builder) Expect(ctx context.Context, src state.Source, name, current st
 		sys, err := b.expectSpec(ctx, src.Ref, name, current)
 		return Expected{System: sys}, err
 	case state.SourceRunner:
+		dir, err := filepath.EvalSymlinks(src.Ref)
+		if err != nil {
+			return Expected{}, fmt.Errorf("runner source %q: %w", src.Ref, err)
+		}
 		if withSystem {
-			t, err := os.Readlink(filepath.Join(src.Ref, "share/microvm/system"))
+			t, err := os.Readlink(filepath.Join(dir, "share/microvm/system"))
 			if err == nil {
 				return Expected{System: t}, nil
 			}
 		}
-		h, err := state.Hash(src.Ref)
+		if state.InNixStore(dir) {
+			return Expected{Runner: dir}, nil // linked as it is, like a flake's
+		}
+		// Bounded: list must stay prompt whatever the source holds.
+		h, err := state.HashBounded(ctx, dir)
 		if err != nil {
 			return Expected{}, err
 		}
-		return Expected{Runner: h}, nil
+		return Expected{Hash: h}, nil
 	case state.SourceFlake:
 		if b.Nix == "" {
 			return Expected{}, fmt.Errorf("cannot evaluate flake %q: nix is not installed", src.Ref)

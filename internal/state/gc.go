@@ -23,7 +23,11 @@ func (d *Dir) GC(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	defer unlock()
+	return d.gcLocked()
+}
 
+// gcLocked is GC for the holder of the exclusive store lock.
+func (d *Dir) gcLocked() ([]string, error) {
 	live, err := d.referencedEntries()
 	if err != nil {
 		return nil, err
@@ -43,11 +47,26 @@ func (d *Dir) GC(ctx context.Context) ([]string, error) {
 			errs = append(errs, fmt.Errorf("removing unreferenced runner %q: %w", p, err))
 			continue
 		}
-		if !strings.HasPrefix(e.Name(), ".tmp-") {
+		if !strings.HasPrefix(e.Name(), storeTmpPrefix) {
 			removed = append(removed, p)
 		}
 	}
 	return removed, errors.Join(errs...)
+}
+
+// dropUnlinked removes the store entry name if nothing links to it, when
+// the store lock can be had at once; otherwise someone is importing, and
+// a later Sweep or GC removes it.
+func (d *Dir) dropUnlinked(name string) {
+	unlock, ok, err := d.tryLockStore()
+	if err != nil || !ok {
+		return
+	}
+	defer unlock()
+	live, err := d.referencedEntries()
+	if err == nil && !live[name] {
+		os.RemoveAll(filepath.Join(d.Root, StoreDir, name))
+	}
 }
 
 // referencedEntries returns the names of store entries some link points

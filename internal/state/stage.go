@@ -67,15 +67,25 @@ func (s *Staging) Abort() {
 	os.RemoveAll(s.Path)
 }
 
-func stagingPrefix(name string) string { return "vm-" + name + "." }
+// stagingPrefix starts the names of name's entries in TmpDir: staging
+// directories and the trash of Remove. VM names have no dots, so the one
+// after the name ends it.
+func stagingPrefix(name string) string { return stagingVMPrefix + name + "." }
+
+const stagingVMPrefix = "vm-"
 
 // removeStaging deletes what interrupted commands on name left in TmpDir.
 // Only the lock holder calls it, so nobody else is using those entries.
-func (d *Dir) removeStaging(name string) {
-	entries, _ := os.ReadDir(filepath.Join(d.Root, TmpDir))
+func (d *Dir) removeStaging(name string) error {
+	entries, err := os.ReadDir(filepath.Join(d.Root, TmpDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	errs := []error{err}
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), stagingPrefix(name)) {
-			os.RemoveAll(filepath.Join(d.Root, TmpDir, e.Name()))
+			errs = append(errs, os.RemoveAll(filepath.Join(d.Root, TmpDir, e.Name())))
 		}
 	}
+	return errors.Join(errs...)
 }

@@ -27,6 +27,22 @@ func writeRunner(t *testing.T, dir, script, system string) string {
 	return dir
 }
 
+// importFor imports src and links it from the VM name's link before it
+// releases the import, as commands do.
+func importFor(t *testing.T, d *Dir, name, link, src string) string {
+	t.Helper()
+	p, release, err := d.Import(context.Background(), src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	mustMkdir(t, d.VMPath(name))
+	if err := d.SetLink(name, link, p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func mustMkdir(t *testing.T, p string) {
 	t.Helper()
 	if err := os.MkdirAll(p, 0o755); err != nil {
@@ -59,12 +75,12 @@ func TestCheckName(t *testing.T) {
 func TestHashCoversContentModeLinksAndNames(t *testing.T) {
 	base := t.TempDir()
 	a := writeRunner(t, filepath.Join(base, "a"), "echo a", "/nix/store/x-sys")
-	h0, err := Hash(a)
+	h0, err := Hash(context.Background(), a)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := writeRunner(t, filepath.Join(base, "b"), "echo a", "/nix/store/x-sys")
-	if h, _ := Hash(b); h != h0 {
+	if h, _ := Hash(context.Background(), b); h != h0 {
 		t.Fatalf("identical trees hash differently: %s vs %s", h, h0)
 	}
 	changes := map[string]func(dir string){
@@ -82,7 +98,7 @@ func TestHashCoversContentModeLinksAndNames(t *testing.T) {
 	for what, change := range changes {
 		dir := writeRunner(t, filepath.Join(base, strings.ReplaceAll(what, " ", "-")), "echo a", "/nix/store/x-sys")
 		change(dir)
-		if h, err := Hash(dir); err != nil || h == h0 {
+		if h, err := Hash(context.Background(), dir); err != nil || h == h0 {
 			t.Errorf("after changing %s: hash %s (err %v), want different from %s", what, h, err, h0)
 		}
 	}
@@ -92,16 +108,8 @@ func TestImportDeduplicatesAndFreezes(t *testing.T) {
 	d := newDir(t)
 	src := writeRunner(t, filepath.Join(t.TempDir(), "r"), "echo hi", "/nix/store/abc-sys")
 	ctx := context.Background()
-	p1, release, err := d.Import(ctx, src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	release()
-	p2, release, err := d.Import(ctx, src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	release()
+	p1 := importFor(t, d, "vm", CurrentLink, src)
+	p2 := importFor(t, d, "vm2", CurrentLink, src)
 	if p1 != p2 || filepath.Dir(p1) != filepath.Join(d.Root, StoreDir) {
 		t.Fatalf("imports gave %s and %s, want one entry in the store", p1, p2)
 	}
@@ -112,7 +120,7 @@ func TestImportDeduplicatesAndFreezes(t *testing.T) {
 	if tgt, _ := os.Readlink(filepath.Join(p1, systemLink)); tgt != "/nix/store/abc-sys" {
 		t.Fatalf("system link = %q, want copied verbatim", tgt)
 	}
-	if h, _ := Hash(p1); filepath.Base(p1) != h {
+	if h, _ := Hash(ctx, p1); filepath.Base(p1) != h {
 		t.Fatalf("entry %s does not hold what its name says (%s)", p1, h)
 	}
 }
@@ -122,12 +130,8 @@ func TestGCKeepsReferencedRunners(t *testing.T) {
 	ctx := context.Background()
 	var paths []string
 	for _, s := range []string{"current", "booted", "old", "staged", "unreferenced"} {
-		p, release, err := d.Import(ctx, writeRunner(t, filepath.Join(t.TempDir(), s), "echo "+s, ""))
-		if err != nil {
-			t.Fatal(err)
-		}
-		release()
-		paths = append(paths, p)
+		src := writeRunner(t, filepath.Join(t.TempDir(), s), "echo "+s, "")
+		paths = append(paths, importFor(t, d, "hold-"+s, CurrentLink, src))
 	}
 	mustMkdir(t, d.VMPath("vm"))
 	for i, l := range []string{CurrentLink, BootedLink, OldLink} {
@@ -141,6 +145,9 @@ func TestGCKeepsReferencedRunners(t *testing.T) {
 	}
 	if err := stage.SetLink(CurrentLink, paths[3]); err != nil {
 		t.Fatal(err)
+	}
+	for _, s := range []string{"current", "booted", "old", "staged", "unreferenced"} {
+		os.RemoveAll(d.VMPath("hold-" + s)) // the VMs that imported them are gone
 	}
 	leftover := filepath.Join(d.Root, StoreDir, ".tmp-123")
 	mustMkdir(t, leftover)
@@ -287,13 +294,7 @@ func TestProcessRecordSurvivesPidReuse(t *testing.T) {
 
 func TestTrustedOnlyForStoreEntries(t *testing.T) {
 	d := newDir(t)
-	p, release, err := d.Import(context.Background(), writeRunner(t, filepath.Join(t.TempDir(), "r"), "true", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	release()
-	mustMkdir(t, d.VMPath("vm"))
-	d.SetLink("vm", CurrentLink, p)
+	p := importFor(t, d, "vm", CurrentLink, writeRunner(t, filepath.Join(t.TempDir(), "r"), "true", ""))
 	outside := writeRunner(t, filepath.Join(t.TempDir(), "evil"), "true", "")
 	os.Symlink(outside, filepath.Join(t.TempDir(), "x"))
 	leftover := filepath.Join(d.Root, StoreDir, ".tmp-1")
