@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/microvm-host/microvm/internal/hypervisor"
-	"github.com/microvm-host/microvm/internal/runner"
+	"github.com/microvm-host/microvm/internal/printable"
 	"github.com/microvm-host/microvm/internal/spec"
 )
 
@@ -81,7 +81,7 @@ func digestInputs(ctx context.Context, files []spec.InputFile, prev []Input) ([]
 			return nil, fmt.Errorf("%s: %w", in.Option, err)
 		}
 		if !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("%s %q is %s; expected a regular file", in.Option, in.Path, runner.FileKind(fi.Mode()))
+			return nil, fmt.Errorf("%s %q is %s; expected a regular file", in.Option, in.Path, printable.FileKind(fi.Mode()))
 		}
 		if k, ok := known[in.Path]; ok && k.Size == fi.Size() && k.Mtime.Equal(fi.ModTime()) {
 			out = append(out, k)

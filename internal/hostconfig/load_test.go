@@ -151,7 +151,7 @@ func TestLoadNotRegular(t *testing.T) {
 		t.Fatal(err)
 	}
 	for path, want := range map[string]string{
-		fifo: "host config: " + fifo + ": is a named pipe (FIFO); expected a regular file",
+		fifo: "host config: " + fifo + ": is a FIFO; expected a regular file",
 		dir:  "host config: " + dir + ": is a directory; expected a regular file",
 		big:  "host config: " + big + ": 1048580 bytes; expected a configuration file of at most 1048576 bytes",
 	} {

@@ -9,6 +9,8 @@ import (
 	"path"
 	"path/filepath"
 	"syscall"
+
+	"github.com/microvm-host/microvm/internal/printable"
 )
 
 // loader holds the state of one Load.
@@ -42,7 +44,7 @@ func Load(dir string) (*Runner, error) {
 	l.checkLinks(ShareDir, 2) // down to virtiofs/TAG/socket
 	for _, d := range []string{binDir, path.Dir(ShareDir), ShareDir, VirtiofsDir} {
 		if _, fi, f := l.stat(d); f == lookupFound && !fi.IsDir() {
-			l.add(d, 0, fmt.Sprintf("is %s; expected a directory", FileKind(fi.Mode())))
+			l.add(d, 0, fmt.Sprintf("is %s; expected a directory", printable.FileKind(fi.Mode())))
 		}
 	}
 	l.scripts(r)
@@ -82,7 +84,7 @@ func (l *loader) script(rel string) found {
 	case f != lookupFound:
 		return f
 	case !fi.Mode().IsRegular():
-		l.add(rel, 0, fmt.Sprintf("is %s; expected an executable file", FileKind(fi.Mode())))
+		l.add(rel, 0, fmt.Sprintf("is %s; expected an executable file", printable.FileKind(fi.Mode())))
 		return lookupBad
 	case fi.Mode()&0o111 == 0:
 		l.add(rel, 0, fmt.Sprintf("has mode %04o, executable by nobody; expected an executable file", fi.Mode().Perm()))
@@ -99,7 +101,7 @@ func (l *loader) readFile(rel string) ([]byte, found) {
 		return nil, f
 	}
 	if !fi.Mode().IsRegular() {
-		l.add(rel, 0, fmt.Sprintf("is %s; expected a regular file", FileKind(fi.Mode())))
+		l.add(rel, 0, fmt.Sprintf("is %s; expected a regular file", printable.FileKind(fi.Mode())))
 		return nil, lookupBad
 	}
 	// O_NONBLOCK and the second look at what was opened: a file swapped
@@ -124,26 +126,4 @@ func (l *loader) readFile(rel string) ([]byte, found) {
 		return nil, lookupBad
 	}
 	return data, lookupFound
-}
-
-// FileKind describes the type of a file mode in words for messages, such
-// as "a character device", rather than Go's mode string ("Dc---------").
-func FileKind(m fs.FileMode) string {
-	switch m.Type() {
-	case 0:
-		return "a regular file"
-	case fs.ModeDir:
-		return "a directory"
-	case fs.ModeSymlink:
-		return "a symlink"
-	case fs.ModeNamedPipe:
-		return "a FIFO"
-	case fs.ModeSocket:
-		return "a socket"
-	case fs.ModeDevice | fs.ModeCharDevice:
-		return "a character device"
-	case fs.ModeDevice:
-		return "a block device"
-	}
-	return "an irregular file"
 }

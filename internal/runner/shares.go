@@ -7,6 +7,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+
+	"github.com/microvm-host/microvm/internal/printable"
 )
 
 func (l *loader) shares(r *Runner) {
@@ -30,7 +32,7 @@ func (l *loader) shares(r *Runner) {
 			continue
 		}
 		if !fi.IsDir() {
-			l.add(rel, 0, fmt.Sprintf("is %s; expected only directories, one per share tag", FileKind(fi.Mode())))
+			l.add(rel, 0, fmt.Sprintf("is %s; expected only directories, one per share tag", printable.FileKind(fi.Mode())))
 			continue
 		}
 		if err := CheckTag(tag); err != nil {
@@ -86,7 +88,7 @@ func (l *loader) system(r *Runner) {
 		l.add(SystemLink, 0, err.Error())
 		return
 	case fi.Mode()&fs.ModeSymlink == 0:
-		l.add(SystemLink, 0, fmt.Sprintf("is %s; expected a symlink to the guest system", FileKind(fi.Mode())))
+		l.add(SystemLink, 0, fmt.Sprintf("is %s; expected a symlink to the guest system", printable.FileKind(fi.Mode())))
 		return
 	}
 	target, err := os.Readlink(abs)

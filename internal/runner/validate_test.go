@@ -4,6 +4,8 @@ import (
 	"io/fs"
 	"strings"
 	"testing"
+
+	"github.com/microvm-host/microvm/internal/printable"
 )
 
 type checkCase struct {
@@ -133,8 +135,8 @@ func TestFileKind(t *testing.T) {
 		fs.ModeIrregular:                      "an irregular file",
 		fs.ModeDevice | fs.ModeCharDevice | 1: "a character device",
 	} {
-		if got := FileKind(m); got != want {
-			t.Errorf("FileKind(%v) = %q; want %q", m, got, want)
+		if got := printable.FileKind(m); got != want {
+			t.Errorf("printable.FileKind(%v) = %q; want %q", m, got, want)
 		}
 	}
 }

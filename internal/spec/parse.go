@@ -9,12 +9,17 @@ import (
 	"github.com/microvm-host/microvm/internal/tomlfile"
 )
 
-// Parse reads the spec file at path. The VM is named after the file, as
+// maxSpecFile bounds what Parse reads: specs are a few KiB, so a path to
+// something huge is a mistake, not a spec.
+const maxSpecFile = 1 << 20
+
+// Parse reads the spec file at path (a regular file: a FIFO would block
+// and /dev/zero never end, see tomlfile.ReadFile). The VM is named after the file, as
 // microvm.nix names it after the nixosConfiguration: vm.toml is "vm".
 // Kernel and initrd stay relative to the file's directory; call
 // ResolvePaths(filepath.Dir(path)) before generating a runner.
 func Parse(path string) (*Spec, error) {
-	data, err := readFile(path)
+	data, err := tomlfile.ReadFile(path, maxSpecFile)
 	if err != nil {
 		return nil, fmt.Errorf("reading spec: %w", err)
 	}

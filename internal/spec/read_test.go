@@ -21,10 +21,10 @@ func TestParseRefusesWhatIsNotAFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for path, want := range map[string]string{
-		fifo:        fifo + " is a FIFO; expected a regular file",
-		"/dev/zero": "/dev/zero is a character device; expected a regular file",
-		dir:         dir + " is a directory; expected a regular file",
-		big:         big + " is larger than 1048576 bytes; expected a spec file",
+		fifo:        fifo + ": is a FIFO; expected a regular file",
+		"/dev/zero": "/dev/zero: is a character device; expected a regular file",
+		dir:         dir + ": is a directory; expected a regular file",
+		big:         big + ": 1048580 bytes; expected a configuration file of at most 1048576 bytes",
 	} {
 		if _, err := Parse(path); err == nil || err.Error() != "reading spec: "+want {
 			t.Errorf("Parse(%s) = %v; want %q", path, err, want)

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+
+	"github.com/microvm-host/microvm/internal/printable"
 )
 
 // Bounds of HashBounded, what list reads at most to tell whether a runner
@@ -63,7 +65,7 @@ func hashTree(ctx context.Context, dir string, lim hashLimits) (string, error) {
 		return fail(err)
 	}
 	if !fi.IsDir() {
-		return fail(fmt.Errorf("%s; expected a runner package directory", describeMode(fi.Mode())))
+		return fail(fmt.Errorf("%s; expected a runner package directory", printable.FileKind(fi.Mode())))
 	}
 	if lim.bytes >= 0 || lim.entries >= 0 {
 		// Sizes first, from directory entries and lstat only: nothing
@@ -129,7 +131,7 @@ func checkType(rel string, t fs.FileMode) error {
 	if t.IsDir() || t.IsRegular() || t&fs.ModeSymlink != 0 {
 		return nil
 	}
-	return fmt.Errorf("%s: %s cannot be part of a runner package; expected regular files, directories and symlinks", rel, describeMode(t))
+	return fmt.Errorf("%s: %s cannot be part of a runner package; expected regular files, directories and symlinks", rel, printable.FileKind(t))
 }
 
 // hashEntry feeds one entry into h in an unambiguous framing: each field
@@ -212,28 +214,6 @@ func copyN(ctx context.Context, w io.Writer, r io.Reader, n int64) error {
 		}
 	}
 	return nil
-}
-
-// describeMode names a file type for messages ("FIFO", "device", …)
-// rather than Go's mode letters.
-func describeMode(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m.IsRegular():
-		return "a regular file"
-	case m&fs.ModeSymlink != 0:
-		return "a symlink"
-	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a block device"
-	}
-	return "an irregular file"
 }
 
 // sizeString formats a byte count for people: 1 GiB, 3.5 MiB, 12 bytes.

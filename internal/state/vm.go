@@ -58,7 +58,7 @@ func (d *Dir) List() ([]VM, error) {
 			continue // the state directory's own entries
 		}
 		if !e.IsDir() {
-			vms = append(vms, VM{Name: name, Dir: d.VMPath(name), Problems: []string{"not a VM directory (" + kindOf(e.Type()) + ")"}})
+			vms = append(vms, VM{Name: name, Dir: d.VMPath(name), Problems: []string{"not a VM directory (" + printable.FileKind(e.Type()) + ")"}})
 			continue
 		}
 		vms = append(vms, d.Inspect(name))
@@ -147,17 +147,6 @@ func (vm *VM) runnerLink(link string) (runner, system string) {
 		vm.Problems = append(vm.Problems, fmt.Sprintf("%s -> %s: runner missing", link, printable.String(runner)))
 	}
 	return runner, ""
-}
-
-func kindOf(t os.FileMode) string {
-	switch {
-	case t&os.ModeSymlink != 0:
-		return "symlink"
-	case t.IsRegular():
-		return "regular file"
-	default:
-		return t.Type().String()
-	}
 }
 
 // Remove deletes the VM's directory. It is first renamed into TmpDir, so

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"syscall"
+
+	"github.com/microvm-host/microvm/internal/printable"
 )
 
 // ReadFile reads the configuration file at path, at most limit bytes. It
@@ -47,30 +49,10 @@ func ReadFile(path string, limit int64) ([]byte, error) {
 
 func checkRegular(path string, fi fs.FileInfo, limit int64) error {
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s: is %s; expected a regular file", path, kind(fi.Mode()))
+		return fmt.Errorf("%s: is %s; expected a regular file", path, printable.FileKind(fi.Mode()))
 	}
 	if fi.Size() > limit {
 		return fmt.Errorf("%s: %d bytes; expected a configuration file of at most %d bytes", path, fi.Size(), limit)
 	}
 	return nil
-}
-
-// kind names the type of a file that is not a regular one, in words
-// rather than Go's mode letters.
-func kind(m fs.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a block device"
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	}
-	return "a special file"
 }

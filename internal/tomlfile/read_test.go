@@ -47,7 +47,7 @@ func TestReadFileFIFO(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "is a named pipe (FIFO); expected a regular file") {
+		if err == nil || !strings.Contains(err.Error(), "is a FIFO; expected a regular file") {
 			t.Errorf("ReadFile(fifo) = %v; want a FIFO error", err)
 		}
 	case <-time.After(10 * time.Second):

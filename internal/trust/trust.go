@@ -22,6 +22,7 @@ package trust
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -59,23 +60,16 @@ func OwnerOK(uid uint32) bool {
 
 // kind names a file type in words, for messages.
 func kind(mode uint32) string {
-	switch mode & unix.S_IFMT {
-	case unix.S_IFREG:
-		return "a regular file"
-	case unix.S_IFDIR:
-		return "a directory"
-	case unix.S_IFLNK:
-		return "a symlink"
-	case unix.S_IFSOCK:
-		return "a socket"
-	case unix.S_IFIFO:
-		return "a FIFO"
-	case unix.S_IFCHR:
-		return "a character device"
-	case unix.S_IFBLK:
-		return "a block device"
+	types := map[uint32]fs.FileMode{
+		unix.S_IFREG: 0, unix.S_IFDIR: fs.ModeDir, unix.S_IFLNK: fs.ModeSymlink,
+		unix.S_IFSOCK: fs.ModeSocket, unix.S_IFIFO: fs.ModeNamedPipe,
+		unix.S_IFCHR: fs.ModeDevice | fs.ModeCharDevice, unix.S_IFBLK: fs.ModeDevice,
 	}
-	return fmt.Sprintf("a file of type %#o", mode&unix.S_IFMT)
+	t, ok := types[mode&unix.S_IFMT]
+	if !ok {
+		t = fs.ModeIrregular
+	}
+	return printable.FileKind(t)
 }
 
 // checkOwned refuses st unless it is of type want, owned by a trusted
