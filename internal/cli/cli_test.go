@@ -26,7 +26,8 @@ import (
 // tests can also interrupt or kill.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"microvm": func() { os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+		"microvm":  func() { os.Exit(Main(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+		"attacker": attackerMain,
 	})
 }
 
@@ -47,7 +48,7 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			env.Setenv("MICROVM_HOST_CONFIG", hostConfig)
-			return nil
+			return openToVMUser(env)
 		},
 		Condition: func(cond string) (bool, error) {
 			switch cond {
@@ -66,6 +67,7 @@ func TestScripts(t *testing.T) {
 			"waitfile":     cmdWaitFile,
 			"snapshot":     cmdSnapshot,
 			"unchanged":    cmdUnchanged,
+			"asvm":         cmdAsVM,
 		},
 	})
 }

@@ -37,7 +37,7 @@ func CheckTrusted(src state.Source, vm *trust.User) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("source %s: %w; root does not build VMs from what the VM user can change (keep sources where only root can write)", src, err)
+		return fmt.Errorf("%s source: %w; root does not build VMs from what the VM user can change (keep sources where only root can write)", src.Kind, err)
 	}
 	return nil
 }

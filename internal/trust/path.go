@@ -83,8 +83,12 @@ func Resolve(path string, u User, mkdir bool) (string, error) {
 		top := w.top()
 		if u.canReplace(&top.st, st) {
 			unix.Close(fd)
-			return "", untrusted(path, "%s is in %s, which the VM user (uid %d) can write: it could replace it",
-				printable.String(w.child(c)), printable.String(top.path), u.UID)
+			what := "it"
+			if w.child(c) != path {
+				what = printable.String(w.child(c))
+			}
+			return "", untrusted(path, "%s is in %s, which the VM user (uid %d) can write: it could replace %s",
+				what, printable.String(top.path), u.UID, what)
 		}
 		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
 			buf := make([]byte, unix.PathMax)
