@@ -118,8 +118,15 @@ func (p *proc) copyOutput(r io.ReadCloser, log *slog.Logger) {
 	}
 }
 
-// exitError describes how the daemon ended, with its last output.
+// exitError describes how the daemon ended, with its last output. The
+// output is read by another goroutine, which may still be draining the
+// pipe when the exit is seen: wait for it, briefly (a straggler child may
+// hold the pipe open).
 func (p *proc) exitError() error {
+	select {
+	case <-p.logged:
+	case <-time.After(time.Second):
+	}
 	p.mu.Lock()
 	tail := strings.Join(p.tail, "; ")
 	p.mu.Unlock()
