@@ -166,6 +166,7 @@ func (c *Client) do(ctx context.Context, bound time.Duration, method, path strin
 
 // failed explains a request that got no answer.
 func (c *Client) failed(ctx, bctx context.Context, bound time.Duration, err error) error {
+	var op *net.OpError
 	switch {
 	case ctx.Err() != nil:
 		return fmt.Errorf("interrupted waiting for the daemon (it may still carry the request out): %w", ctx.Err())
@@ -175,10 +176,12 @@ func (c *Client) failed(ctx, bctx context.Context, bound time.Duration, err erro
 		return err
 	case !c.Available():
 		return ErrNoDaemon
-	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		// A refused connection is closed right after its 503; a client
-		// still writing its request sees the close instead.
-		return fmt.Errorf("the daemon closed the connection without an answer; it may be at its connection limit: %w (%w)", ErrBusy, err)
+	case errors.As(err, &op) && op.Op == "dial":
+		return err
 	}
-	return err
+	// Connected, and then closed without an answer: the daemon refuses
+	// connections over its caps with a 503 and closes them at once, and
+	// a client that was still sending its request sees only the close
+	// (or, when the 503 came first, a response it had not asked for yet).
+	return fmt.Errorf("the daemon closed the connection without an answer; it may be at its connection limit: %w (%w)", ErrBusy, err)
 }
