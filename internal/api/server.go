@@ -1,16 +1,19 @@
 // Package api is the daemon's JSON API on a unix socket, and its client.
-// The socket is the access control: root:GROUP 0660.
+// The socket (root:GROUP 0660) decides who may connect; the kernel's
+// record of each peer (SO_PEERCRED) decides what it may do (Access) and
+// how many connections it may hold (Listener).
 package api
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 
+	"github.com/microvm-host/microvm/internal/state"
 	"github.com/microvm-host/microvm/internal/supervisor"
 )
 
@@ -22,21 +25,47 @@ type errorBody struct {
 	Error string `json:"error"`
 }
 
-// Handler serves d: GET /v1/vms, POST /v1/vms/{name}/{start,stop,restart}.
-func Handler(d *supervisor.Daemon) http.Handler {
+// Daemon is what the API serves; *supervisor.Daemon is one.
+type Daemon interface {
+	Statuses() ([]supervisor.Status, error)
+	StartVM(name string) error
+	StopVM(ctx context.Context, name string) error
+	RestartVM(ctx context.Context, name string) error
+}
+
+// Verbs are the mutating verbs, POST /v1/vms/{name}/VERB.
+var Verbs = []string{"start", "stop", "restart"}
+
+// Handler serves d: GET /v1/vms for everyone who can connect; POST
+// /v1/vms/{name}/{start,stop,restart} for those acc allows. Every change
+// is logged with the uid that asked for it.
+func Handler(d Daemon, acc *Access, log *slog.Logger) http.Handler {
+	forbidden := newRateLog(log, DefaultLimits.LogEvery)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/vms", func(w http.ResponseWriter, r *http.Request) {
 		st, err := d.Statuses()
 		reply(w, st, err)
 	})
-	for verb, do := range map[string]func(ctx context.Context, name string) error{
+	do := map[string]func(ctx context.Context, name string) error{
 		"start":   func(_ context.Context, name string) error { return d.StartVM(name) },
 		"stop":    d.StopVM,
 		"restart": d.RestartVM,
-	} {
+	}
+	for _, verb := range Verbs {
 		mux.HandleFunc("POST /v1/vms/{name}/"+verb, func(w http.ResponseWriter, r *http.Request) {
 			name := r.PathValue("name")
-			if err := do(r.Context(), name); err != nil {
+			p, known := PeerFrom(r.Context())
+			if err := acc.MayChange(p, known); err != nil {
+				forbidden.warn(p.UID, "refusing an API request", "uid", p.UID, "verb", verb, "vm", name, "err", err)
+				reply(w, nil, err)
+				return
+			}
+			if err := state.CheckName(name); err != nil {
+				reply(w, nil, &kindError{ErrInvalidName, err.Error()})
+				return
+			}
+			log.Info("API request", "uid", p.UID, "pid", p.PID, "verb", verb, "vm", name)
+			if err := do[verb](r.Context(), name); err != nil {
 				reply(w, nil, err)
 				return
 			}
@@ -49,13 +78,8 @@ func Handler(d *supervisor.Daemon) http.Handler {
 func reply(w http.ResponseWriter, v any, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	if err != nil {
-		code := http.StatusInternalServerError
-		if errors.Is(err, supervisor.ErrUnknownVM) {
-			code = http.StatusNotFound
-		}
-		w.WriteHeader(code)
-		json.NewEncoder(w).Encode(errorBody{Error: err.Error()})
-		return
+		w.WriteHeader(statusOf(err))
+		v = errorBody{Error: err.Error()}
 	}
 	json.NewEncoder(w).Encode(v)
 }

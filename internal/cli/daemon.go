@@ -33,7 +33,9 @@ start/stop/restart/status verbs use on $MICROVM_RUNTIME_DIR/` + api.SocketName +
 restarts VMs by its restart policy. Each VM runs in a monitor process of
 its own session (microvm run --monitor), so VMs outlive the daemon: a
 restarted daemon re-adopts them, and cleans up after those that died
-meanwhile. SIGTERM/SIGINT stop all VMs in parallel, then the daemon.`,
+meanwhile. SIGTERM/SIGINT stop all VMs in parallel, then the daemon.
+Members of GROUP may read status; start, stop and restart are for root
+and host.toml's apiAdminGroup, never for the VM user.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDaemon(cmd.Context(), e)
@@ -96,6 +98,20 @@ func runDaemon(ctx context.Context, e *env) error {
 	if err := os.MkdirAll(runtime, 0o755); err != nil {
 		return err
 	}
+	// The API's connection caps keep fds for the supervisor's own work
+	// (see api.LimitsFor), so they are sized after raising the limit.
+	nofile, err := api.RaiseNoFile()
+	if err != nil {
+		log.Warn("open file limit", "err", err)
+	}
+	lim, err := api.LimitsFor(nofile)
+	if err != nil {
+		log.Warn("open file limit", "err", err)
+	}
+	access, err := api.NewAccess(cfg.User, cfg.APIAdminGroup, "/proc")
+	if err != nil {
+		return fmt.Errorf("%s: %w", e.hostConfigPath(), err)
+	}
 	ln, err := api.Listen(filepath.Join(runtime, api.SocketName), gid)
 	if err != nil {
 		return err
@@ -108,9 +124,13 @@ func runDaemon(ctx context.Context, e *env) error {
 		ln.Close()
 		return err
 	}
-	srv := &http.Server{Handler: api.Handler(dm)}
-	go srv.Serve(ln)
-	log.Info("daemon ready", "socket", ln.Addr().String(), "state", d.Root)
+	srv := api.NewServer(api.Handler(dm, access, log), lim, log)
+	go func() {
+		if err := srv.Serve(api.LimitListener(ln, lim, log)); !errors.Is(err, http.ErrServerClosed) {
+			log.Error("API server stopped", "err", err)
+		}
+	}()
+	log.Info("daemon ready", "socket", ln.Addr().String(), "state", d.Root, "nofile", nofile, "connections", lim.Total, "perUID", lim.PerUID)
 	<-sctx.Done()
 	log.Info("stopping all VMs")
 	err = dm.Shutdown(cfg.StopTimeout.Duration + supervisor.TermGrace + 5*time.Second)

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/microvm-host/microvm/internal/api"
+	"github.com/microvm-host/microvm/internal/hostconfig"
 	"github.com/microvm-host/microvm/internal/state"
 	"github.com/microvm-host/microvm/internal/supervisor"
 )
@@ -26,7 +27,7 @@ func viaDaemonOrSystemd(ctx context.Context, e *env, verb, name string) error {
 		return usageError("%v", err)
 	}
 	if c := e.client(); c.Available() {
-		return c.Do(ctx, verb, name)
+		return c.Do(ctx, verb, name, api.Bound(verb, daemonStopTimeout(e, name, supervisor.DefaultStopTimeout)))
 	}
 	if systemdManages(name) {
 		unit := "microvm@" + name + ".service"
@@ -37,6 +38,16 @@ func viaDaemonOrSystemd(ctx context.Context, e *env, verb, name string) error {
 		return nil
 	}
 	return fmt.Errorf("%s %q: %w (start one with `microvm daemon`, install systemd units, or use `microvm run`)", verb, name, api.ErrNoDaemon)
+}
+
+// daemonStopTimeout is how long the daemon lets name power off (the host
+// configuration's, which the daemon reads), at least least: the client
+// waits for that. host.toml may be root's only; then least.
+func daemonStopTimeout(e *env, name string, least time.Duration) time.Duration {
+	if cfg, err := hostconfig.Load(e.hostConfigPath()); err == nil {
+		return max(cfg.StopTimeoutFor(name), least)
+	}
+	return least
 }
 
 func newStartCmd(e *env, verb string) *cobra.Command {

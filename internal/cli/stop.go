@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/microvm-host/microvm/internal/api"
 	"github.com/microvm-host/microvm/internal/runner"
 	"github.com/microvm-host/microvm/internal/state"
 	"github.com/microvm-host/microvm/internal/supervisor"
@@ -56,7 +57,7 @@ func stop(ctx context.Context, e *env, name string, timeout, grace time.Duration
 		return usageError("%v", err)
 	}
 	if c := e.client(); c.Available() {
-		if err := c.Do(ctx, "stop", name); err != nil {
+		if err := c.Do(ctx, "stop", name, api.Bound("stop", daemonStopTimeout(e, name, timeout))); err != nil {
 			return err
 		}
 		e.printf("Stopped %s.\n", name)

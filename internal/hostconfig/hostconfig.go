@@ -47,6 +47,11 @@ type Config struct {
 	RestartWindow Duration `toml:"restartWindow"`
 	// StopTimeout bounds a graceful stop (150 s, microvm.nix's).
 	StopTimeout Duration `toml:"stopTimeout"`
+	// APIAdminGroup may start, stop and restart VMs through the daemon's
+	// API besides root; "" (the default) allows nobody else. Members of
+	// the VM group may only read status, and the VM user is refused even
+	// as a member of this group: it is what an escaped guest runs as.
+	APIAdminGroup string `toml:"apiAdminGroup"`
 	// VM holds per-VM settings by name.
 	VM map[string]VM `toml:"vm"`
 

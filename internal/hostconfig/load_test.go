@@ -68,7 +68,8 @@ func TestLoadFull(t *testing.T) {
 		Bridge: "br0", Virtiofsd: "/usr/libexec/virtiofsd",
 		Autostart: []string{"web", "db"}, AutostartParallel: 4, AutostartDelay: dur(0),
 		Restart: "on-failure", RestartDelay: dur(time.Second), RestartBurst: 3, RestartWindow: dur(time.Minute),
-		StopTimeout: dur(30 * time.Second),
+		StopTimeout:   dur(30 * time.Second),
+		APIAdminGroup: "wheel",
 		VM: map[string]VM{
 			"web": {Bridge: &none, StopTimeout: dur(90 * time.Second), Source: "testdata/good/web.toml"},
 			"db":  {Bridge: ptr("br-db"), Source: "/srv/db"},
