@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 )
@@ -67,6 +68,10 @@ func Start(ctx context.Context, vm string, shares []Share, c Config) (*Fleet, er
 		return f, nil // nothing to run, and no need for a virtiofsd
 	}
 	binary, flavor, err := resolve(c.Binary)
+	if err == nil && c.AnnounceTags && flavor != Rust {
+		err = fmt.Errorf("%s is the C virtiofsd, which cannot announce a share's mount tag (it has no --tag), and this VM's hypervisor (crosvm) reads the tag from virtiofsd: install the Rust virtiofsd (package virtiofsd) and make it the first one found (%s)",
+			binary, strings.Join(DefaultCandidates, ", "))
+	}
 	if err != nil {
 		f.cancel()
 		return fail(err)
