@@ -4,9 +4,11 @@
 // src/crosvm/cmdline.rs (google/crosvm), and the crosvm book
 // (https://crosvm.dev/book/); each non-obvious one cites where.
 //
-// virtiofs: "--vhost-user type=fs" carries no mount tag. crosvm asks the
-// vhost-user backend for the device config (VHOST_USER_GET_CONFIG), and
-// virtiofsd only answers it when started with --tag=TAG, as microvm.nix's
+// virtiofs: "--vhost-user type=fs" carries no mount tag. crosvm reads the
+// device config, the tag included, from the vhost-user backend
+// (VHOST_USER_GET_CONFIG; read_config in crosvm
+// devices/src/virtio/vhost_user_frontend/mod.rs), and virtiofsd only
+// answers it when started with --tag=TAG, as microvm.nix's
 // virtiofsd/default.nix does when the hypervisor is crosvm. The host's
 // virtiofsd fleet does so for runners whose meta.json names crosvm
 // (internal/virtiofsd, Config.AnnounceTags) and refuses the C virtiofsd,
