@@ -20,8 +20,9 @@
 // Releases: 2.4.0 (what nixpkgs ships) is the oldest checked, 2.5.0 the
 // newest (stratovirt d5b32037, v2.5.0+45). Since 2.5.0, virtio-rng-device
 // and vhost-vsock-device are built only with the cargo features
-// virtio_rng and vhost_vsock, which are off by default ("Unsupported
-// device", machine/src/lib.rs, create_device_add_matches); a binary does
+// virtio_rng and vhost_vsock, which are off by default (stratovirt
+// Cargo.toml, [features] default = []; "Unsupported device" from
+// machine/src/lib.rs, create_device_add_matches); a binary does
 // not tell which features it has, so from 2.5.0 on the generator leaves
 // the rng out and refuses vsock, and runners made for 2.4 record that
 // they need a release before 2.5.0.
