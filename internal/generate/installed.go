@@ -20,19 +20,21 @@ type VersionProbe func(name, binary string) (version string, err error)
 // (Nix, hand-written) are not checked.
 func CheckInstalled(runnerDir string, probe VersionProbe) (warning string, err error) {
 	b, ok, err := ReadBuild(runnerDir)
-	if err != nil || !ok || b.Hypervisor == "" {
+	if err != nil || !ok || !b.claims() {
 		return "", err
 	}
 	version, err := probe(b.Hypervisor, b.Binary)
 	return b.checkVersion(version, err)
 }
 
+// claims reports whether the runner says anything about hypervisor
+// releases; crosvm, kvmtool and qemu runners do not, and are not probed.
+func (b Build) claims() bool {
+	return b.Hypervisor != "" && (b.Requires != (hypervisor.Versions{}) || !b.Newest.IsZero())
+}
+
 // checkVersion is CheckInstalled's decision for what the probe returned.
 func (b Build) checkVersion(installed string, probeErr error) (warning string, err error) {
-	claims := b.Requires != (hypervisor.Versions{}) || !b.Newest.IsZero()
-	if !claims {
-		return "", nil // crosvm, kvmtool, qemu: nothing to compare
-	}
 	v, ok := hypervisor.ParseVersion(installed)
 	switch {
 	case probeErr != nil:
