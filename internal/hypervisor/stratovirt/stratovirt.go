@@ -300,7 +300,11 @@ func (g Generator) check(s *spec.Spec, f hypervisor.Facts) error {
 		refuse("interfaces", "attaches at most %d network interfaces to its microvm machine, not %d", maxNICs, len(s.Interfaces))
 	}
 	if v := f.Assume(newest); s.Vsock.CID != 0 && v.Compare(featuresSince) >= 0 {
-		refuse("vsock.cid", "%s has vhost-vsock-device only when built with the cargo feature vhost_vsock, which is off by default since 2.5.0; leave vsock.cid out, or, if your build has the feature, add the device through stratovirt.extraArgs", v)
+		release := v.String()
+		if f.Release().IsZero() {
+			release += " (assumed: no stratovirt telling its release was found)"
+		}
+		refuse("vsock.cid", "%s has vhost-vsock-device only when built with the cargo feature vhost_vsock, which is off by default since 2.5.0; leave vsock.cid out, or, if your build has the feature, add the device through stratovirt.extraArgs", release)
 	}
 	// Every option is split at commas, then at "=" (config/mod.rs,
 	// str_slip_to_clap).

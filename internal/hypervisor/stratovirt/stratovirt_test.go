@@ -72,6 +72,7 @@ func TestGolden(t *testing.T) {
 		// rng, and vsock is refused.
 		hvtest.Case{Name: "minimal-v2-5", Facts: &hvtest.X86},
 		hvtest.Case{Name: "vsock-v2-5", Facts: hvtest.Facts(release("2.5.0")), Spec: func(s *spec.Spec) { s.Vsock.CID = 5 }},
+		hvtest.Case{Name: "vsock-unknown-release", Facts: &hvtest.X86, Spec: func(s *spec.Spec) { s.Vsock.CID = 5 }},
 		hvtest.Case{Name: "too-old", Facts: hvtest.Facts(release("2.3.0"))},
 		// The microvm machine's limits.
 		hvtest.Case{Name: "limits", Spec: func(s *spec.Spec) {
