@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/microvm-host/microvm/internal/generate"
 	"github.com/microvm-host/microvm/internal/hostfacts"
 )
 
@@ -32,6 +33,12 @@ is cached in ` + hostfacts.CacheDir() + `.`,
 				return err
 			}
 			e.printf("Wrote runner package %s\n", out)
+			// issue 14: say which hypervisor release the runner was made for.
+			if b, ok, err := generate.ReadBuild(out); err == nil && ok {
+				for _, line := range b.Describe() {
+					e.printf("%s\n", line)
+				}
+			}
 			return nil
 		},
 	}

@@ -81,6 +81,10 @@ func create(ctx context.Context, e *env, name, from string) error {
 		return err
 	}
 	defer inst.release()
+	// issue 14: hypervisor version check
+	if err := checkInstalled(ctx, e, inst.runner); err != nil {
+		return fmt.Errorf("creating VM %q: %w", name, err)
+	}
 	if err := stage.SetLink(state.CurrentLink, inst.runner); err != nil {
 		return err
 	}

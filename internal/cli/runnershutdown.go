@@ -21,30 +21,31 @@ import (
 // a user) knows the guest is down when it returns. microvm.nix's qemu
 // script returned at once under systemd and the VM was killed (#578).
 func newRunnerShutdownCmd(e *env) *cobra.Command {
-	var method, socket string
+	var method, socket, binary string
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:   "shutdown --method M --socket S [--timeout D]",
+		Use:   "shutdown --method M --socket S [--binary B] [--timeout D]",
 		Short: "Request a graceful power-off and wait for the hypervisor to exit",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return shutdownAndWait(cmd.Context(), method, socket, timeout)
+			return shutdownAndWait(cmd.Context(), method, socket, binary, timeout)
 		},
 	}
 	cmd.Flags().StringVar(&method, "method", "", "qmp, cloud-hypervisor, firecracker or crosvm")
 	cmd.Flags().StringVar(&socket, "socket", "", "control socket, relative to the VM directory")
+	cmd.Flags().StringVar(&binary, "binary", "", "the hypervisor binary, for methods that run it (default: its name on PATH)")
 	cmd.Flags().DurationVar(&timeout, "timeout", supervisor.DefaultStopTimeout, "how long to wait for the guest to power off")
 	return cmd
 }
 
-func shutdownAndWait(ctx context.Context, method, socket string, timeout time.Duration) error {
+func shutdownAndWait(ctx context.Context, method, socket, binary string, timeout time.Duration) error {
 	// What to wait on is found before asking: a fast guest may be gone
 	// by the time the request returns.
 	proc, err := hypervisorProcess()
 	if err != nil {
 		return err
 	}
-	if err := control.RequestShutdown(ctx, method, socket); err != nil {
+	if err := control.RequestShutdown(ctx, method, socket, binary); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -88,9 +89,9 @@ func mustGetwd() string {
 }
 
 func newRunnerBalloonCmd(e *env) *cobra.Command {
-	var method, socket string
+	var method, socket, binary string
 	cmd := &cobra.Command{
-		Use:   "balloon --method M --socket S SIZE_MB",
+		Use:   "balloon --method M --socket S [--binary B] SIZE_MB",
 		Short: "Resize the memory balloon (what SIZE means depends on the hypervisor)",
 		Args:  args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
@@ -98,7 +99,7 @@ func newRunnerBalloonCmd(e *env) *cobra.Command {
 			if err != nil {
 				return usageError("size %q: expected a number of MiB", a[0])
 			}
-			got, err := control.Balloon(cmd.Context(), method, socket, size)
+			got, err := control.Balloon(cmd.Context(), method, socket, binary, size)
 			if err != nil {
 				return err
 			}
@@ -108,5 +109,6 @@ func newRunnerBalloonCmd(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&method, "method", "", "qmp, cloud-hypervisor, crosvm or kvmtool")
 	cmd.Flags().StringVar(&socket, "socket", "", "control socket, relative to the VM directory")
+	cmd.Flags().StringVar(&binary, "binary", "", "the hypervisor binary, for methods that run it (default: its name on PATH)")
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/microvm-host/microvm/internal/volume"
 )
@@ -30,8 +31,9 @@ func newRunnerCmd(e *env) *cobra.Command {
 // ps and top show which VM a process is.
 func newRunnerExecCmd() *cobra.Command {
 	var argv0 string
+	var ensureTTY bool
 	cmd := &cobra.Command{
-		Use:   "exec --argv0 NAME -- PROGRAM [ARGS...]",
+		Use:   "exec [--argv0 NAME] [--ensure-tty] -- PROGRAM [ARGS...]",
 		Short: "Exec PROGRAM with argv[0] set to NAME",
 		Args:  args(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
@@ -43,11 +45,15 @@ func newRunnerExecCmd() *cobra.Command {
 			if argv0 != "" {
 				argv[0] = argv0
 			}
+			if ensureTTY && !term.IsTerminal(int(os.Stdin.Fd())) {
+				return runOnPty(path, argv, os.Stdout) // issue 14
+			}
 			err = syscall.Exec(path, argv, os.Environ())
 			return fmt.Errorf("exec %s: %w", path, err)
 		},
 	}
 	cmd.Flags().StringVar(&argv0, "argv0", "", "argv[0] for the program")
+	cmd.Flags().BoolVar(&ensureTTY, "ensure-tty", false, "when stdin is not a terminal, run the program on a pty of its own and copy its output to stdout")
 	return cmd
 }
 

@@ -58,7 +58,15 @@ func Runner(ctx context.Context, s *spec.Spec, o Options) (*runner.Package, erro
 		System:   SystemName(s.Name, id),
 	}}
 	addInterfaces(p, s)
-	build, err := json.MarshalIndent(Build{Spec: o.SpecPath, Microvm: o.Microvm, Facts: o.Facts, Inputs: inputs, Identity: id}, "", "  ")
+	caps := g.Caps()
+	build, err := json.MarshalIndent(Build{
+		Spec: o.SpecPath, Microvm: o.Microvm, Facts: o.Facts, Inputs: inputs, Identity: id,
+		Hypervisor: g.Name(),
+		Binary:     cmd.Argv[0],
+		Requires:   hypervisor.Versions{Min: caps.Oldest}.Narrow(cmd.Requires),
+		Newest:     caps.Newest,
+		Notes:      cmd.Notes,
+	}, "", "  ")
 	if err != nil {
 		return nil, err
 	}

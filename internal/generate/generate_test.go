@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"mvdan.cc/sh/v3/syntax"
 
 	"github.com/microvm-host/microvm/internal/hypervisor"
+	"github.com/microvm-host/microvm/internal/hypervisor/alioth"
+	"github.com/microvm-host/microvm/internal/hypervisor/crosvm"
 	"github.com/microvm-host/microvm/internal/hypervisor/firecracker"
 	"github.com/microvm-host/microvm/internal/hypervisor/qemu"
 	"github.com/microvm-host/microvm/internal/runner"
@@ -168,5 +171,55 @@ func TestUnsupportedFeaturesAreRefused(t *testing.T) {
 	_, err := Runner(t.Context(), s, Options{SpecPath: path, Generator: firecracker.Generator{}, Facts: facts})
 	if err == nil || !strings.Contains(err.Error(), "firecracker cannot share directories") {
 		t.Fatalf("Runner = %v", err)
+	}
+}
+
+// TestTerminalMacvtapAndControlBinary: alioth's console needs a terminal
+// and its macvtaps are device paths; crosvm's control commands run the
+// crosvm the runner was made with.
+func TestTerminalMacvtapAndControlBinary(t *testing.T) {
+	s, path := parse(t, `
+hypervisor = "alioth"
+prettyProcnames = false
+[[interfaces]]
+type = "macvtap"
+id = "vm-mac"
+mac = "02:00:00:00:00:02"
+macvtap = { link = "eth0", mode = "bridge" }
+`)
+	p, err := Runner(context.Background(), s, Options{SpecPath: path, Microvm: "/usr/bin/microvm", Generator: alioth.Generator{}, Facts: facts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := scriptOf(p, "microvm-run")
+	want := `exec /usr/bin/microvm runner exec --ensure-tty -- alioth run ` // no --argv0: prettyProcnames is off
+	if !strings.Contains(run, want) {
+		t.Errorf("microvm-run lacks %q:\n%s", want, run)
+	}
+	want = ` --net 'tap='"/dev/tap$(cat /sys/class/net/vm-mac/ifindex)"',mac=02:00:00:00:00:02,queue_pairs=1,mtu=1500'` + "\n"
+	if !strings.Contains(run, want) {
+		t.Errorf("microvm-run lacks %q:\n%s", want, run)
+	}
+	if _, err := syntax.NewParser(syntax.Variant(syntax.LangPOSIX)).Parse(strings.NewReader(run), "microvm-run"); err != nil {
+		t.Errorf("microvm-run is not valid sh: %v", err)
+	}
+
+	s, path = parse(t, "hypervisor = \"crosvm\"\nballoon = true\n")
+	f := facts
+	f.Binary = "/opt/crosvm/bin/crosvm"
+	p, err = Runner(context.Background(), s, Options{SpecPath: path, Microvm: "/usr/bin/microvm", Generator: crosvm.Generator{}, Facts: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for script, want := range map[string]string{
+		"microvm-shutdown": "exec /usr/bin/microvm runner shutdown --method crosvm --socket vm.sock --binary /opt/crosvm/bin/crosvm\n",
+		"microvm-balloon":  `exec /usr/bin/microvm runner balloon --method crosvm --socket vm.sock --binary /opt/crosvm/bin/crosvm -- "$@"` + "\n",
+	} {
+		if got := scriptOf(p, script); !strings.HasSuffix(got, want) {
+			t.Errorf("%s:\n%swant it to end in\n%s", script, got, want)
+		}
+	}
+	if run := scriptOf(p, "microvm-run"); strings.Contains(run, "--ensure-tty") {
+		t.Errorf("crosvm needs no terminal, but:\n%s", run)
 	}
 }

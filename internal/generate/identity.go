@@ -26,9 +26,21 @@ const BuildFile = "build.json"
 type Build struct {
 	Spec     string           `json:"spec"` // absolute path of the spec file
 	Microvm  string           `json:"microvm"`
-	Facts    hypervisor.Facts `json:"facts"`
+	Facts    hypervisor.Facts `json:"facts"` // with the probed hypervisor release
 	Inputs   []Input          `json:"inputs"`
 	Identity string           `json:"identity"`
+
+	// Hypervisor is the generator's name; Binary is what bin/microvm-run
+	// execs (an absolute path, or a name looked up on PATH).
+	Hypervisor string `json:"hypervisor,omitempty"`
+	Binary     string `json:"binary,omitempty"`
+	// Requires are the hypervisor releases the runner works with: the
+	// generator's oldest supported one and what the command line needs.
+	// Newest is the newest release the generator was checked against.
+	Requires hypervisor.Versions `json:"requires,omitzero"`
+	Newest   hypervisor.Version  `json:"newest,omitzero"`
+	// Notes are what the runner cannot do on this host, as build said.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Input is a file the runner depends on (kernel, initrd) with its content
@@ -42,7 +54,7 @@ type Input struct {
 
 // identityVersion changes whenever generated runners change for the same
 // inputs, so that every VM built by an older generator is outdated.
-const identityVersion = "microvm-generate/1"
+const identityVersion = "microvm-generate/2"
 
 // identity is the version of a generated runner: a hash of everything
 // that goes into it. Its short form names the guest system in

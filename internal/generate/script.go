@@ -35,8 +35,22 @@ func (s *script) words(args ...string) string {
 }
 
 // quote quotes one argument. An argument naming a file inside the runner
-// (hypervisor.RunnerPath) becomes "$runner"/rest, resolved at run time.
+// (hypervisor.RunnerPath) becomes "$runner"/rest, and a macvtap's device
+// (hypervisor.MacvtapDevice) "/dev/tap$(cat /sys/class/net/ID/ifindex)",
+// both resolved at run time.
 func (s *script) quote(a string) string {
+	if parts := hypervisor.SplitMacvtapDevices(a); len(parts) > 1 {
+		var b strings.Builder
+		for i, p := range parts {
+			switch {
+			case i%2 == 1:
+				b.WriteString(`"/dev/tap$(cat /sys/class/net/` + s.quote(p) + `/ifindex)"`)
+			case p != "":
+				b.WriteString(s.quote(p))
+			}
+		}
+		return b.String()
+	}
 	if rest, ok := strings.CutPrefix(a, hypervisor.RunnerFile); ok {
 		return `"$runner"/` + s.quote(rest)
 	}

@@ -1,6 +1,7 @@
 // Package hostfacts probes what runner generators need to know about the
-// host: the architecture and whether KVM really works. Generators stay
-// pure; this is the one place that looks at the machine.
+// host: the architecture, whether KVM really works, io_uring, and which
+// hypervisor binary is installed in which release. Generators stay pure;
+// this is the one place that looks at the machine.
 package hostfacts
 
 import (
@@ -30,8 +31,12 @@ const (
 // mode, KVM is used only when a probe boot of the demo guest under KVM
 // succeeds (cached in cacheDir): a /dev/kvm can exist and still hang
 // guests, as on nested paravirtual hosts.
+//
+// The hypervisor's binary is looked up on PATH and asked for its version;
+// see probeBinary.
 func Probe(ctx context.Context, g hypervisor.Generator, kvm, cacheDir string) (hypervisor.Facts, error) {
-	f := hypervisor.Facts{Arch: Arch(), TSCKHz: TSCKHz()}
+	f := hypervisor.Facts{Arch: Arch(), TSCKHz: TSCKHz(), IOUring: IOUring()}
+	probeBinary(ctx, g, &f)
 	switch kvm {
 	case KVMOn:
 		f.KVM = true
@@ -40,7 +45,7 @@ func Probe(ctx context.Context, g hypervisor.Generator, kvm, cacheDir string) (h
 		_, err := os.Stat("/dev/kvm")
 		f.KVM = err == nil
 		if f.KVM && g.Name() == "qemu" {
-			ok, err := probeQemuKVM(ctx, "qemu-system-"+f.Arch, cacheDir)
+			ok, err := probeQemuKVM(ctx, hypervisor.Binary(g, f), cacheDir)
 			if err != nil {
 				return f, err
 			}

@@ -48,6 +48,8 @@ func (p *Prep) VirtiofsdStart(ctx context.Context, vm, vmDir string, r *runner.R
 		c.Group = p.ID.GID
 		c.VMUser = p.ID.VMUser()
 		c.Log = p.log()
+		// issue 14: crosvm reads the mount tag from virtiofsd (--tag).
+		c.AnnounceTags = r.Meta != nil && r.Meta.Hypervisor == "crosvm"
 		own, err := virtiofsd.Start(ctx, vm, shares, c)
 		if err != nil {
 			return err

@@ -6,6 +6,7 @@ package hypervisor
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/microvm-host/microvm/internal/spec"
 )
@@ -18,8 +19,18 @@ type Facts struct {
 	// here have a /dev/kvm that hangs guests, so its existence is not enough.
 	KVM bool `json:"kvm"`
 	// Binary is the hypervisor executable to exec; "" means the
-	// generator's default name, looked up on PATH at run time.
+	// generator's default name, looked up on PATH at run time. The host
+	// probe sets the absolute path it found, so the runner (and its
+	// control commands, under systemd's minimal PATH) run the binary
+	// whose version was probed.
 	Binary string `json:"binary,omitempty"`
+	// Version is the release number Binary reported (e.g. "53.0",
+	// "1.16.0-dev"); "" when unknown. See Release.
+	Version string `json:"version,omitempty"`
+	// IOUring is true when the host kernel offers io_uring to the
+	// hypervisor (kernel 5.10.51 or later, and io_uring_setup works: not
+	// disabled by sysctl or a seccomp filter).
+	IOUring bool `json:"ioUring,omitempty"`
 	// TSCKHz is the host's TSC rate; guests emulated with TCG are told it
 	// because they cannot calibrate their clock (see the qemu generator).
 	TSCKHz int `json:"tscKHz,omitempty"`
@@ -42,6 +53,13 @@ type Caps struct {
 	HotplugMem       bool
 	User             bool // runs as spec.User by itself (qemu -user)
 	ForwardPorts     bool // on user networking
+
+	// Oldest is the first release the generator's command lines work
+	// with; a probed older one is refused at build. Newest is the latest
+	// release the generator was checked against: newer ones get a
+	// warning, and an unknown installed release is treated as Newest.
+	// Zero means no claim (hypervisors without meaningful releases).
+	Oldest, Newest Version
 }
 
 // Shutdown methods: how bin/microvm-shutdown asks for a graceful power-off.
@@ -68,6 +86,22 @@ const RunnerFile = "\x00RUNNER\x00/"
 
 // RunnerPath returns an argument naming rel inside the runner package.
 func RunnerPath(rel string) string { return RunnerFile + rel }
+
+// macvtapMark brackets a macvtap's interface id inside an argument: its
+// character device /dev/tapN is named by its ifindex, which only exists
+// once the host created it, so bin/microvm-run substitutes it at run
+// time. Use MacvtapDevice to build such an argument.
+const macvtapMark = "\x00MACVTAP\x00"
+
+// MacvtapDevice returns the path of the macvtap id's character device
+// (/dev/tapN) as a marker for bin/microvm-run to resolve; it may be part
+// of a larger argument ("tap=" + MacvtapDevice(id) + ",mac=…").
+func MacvtapDevice(id string) string { return macvtapMark + id + macvtapMark }
+
+// SplitMacvtapDevices splits arg at the markers of MacvtapDevice: the
+// returned parts alternate between literal text and interface ids,
+// starting with text (possibly empty). An arg without markers is one part.
+func SplitMacvtapDevices(arg string) []string { return strings.Split(arg, macvtapMark) }
 
 // File is a file the generator needs inside the runner package, such as
 // firecracker's JSON config.
@@ -105,6 +139,22 @@ type Command struct {
 
 	TapMultiQueue        bool // taps must be created with multi_queue
 	SupportsNotifySocket bool
+
+	// ControlBinary is the hypervisor's own binary that the shutdown and
+	// balloon methods run (crosvm powerbtn, lkvm balloon): the one Argv
+	// starts, not whatever PATH finds.
+	ControlBinary string
+	// NeedsTerminal is true when the hypervisor's console fails unless
+	// stdin is a terminal; bin/microvm-run then gives it a pty when stdin
+	// is none (under systemd it is /dev/null).
+	NeedsTerminal bool
+	// Requires are the releases this command line works with, within
+	// Caps' Oldest: e.g. a key that only newer releases accept. Hosts
+	// refuse to start the runner with an installed release outside it.
+	Requires Versions
+	// Notes tell the user what the runner cannot do on this host (one
+	// sentence each), printed by build.
+	Notes []string
 }
 
 // Generator turns a spec into a hypervisor command line. Command must be a
@@ -113,7 +163,18 @@ type Command struct {
 type Generator interface {
 	Name() string
 	Caps() Caps
+	// DefaultBinary is the executable's name on PATH when Facts.Binary is
+	// empty.
+	DefaultBinary(arch string) string
 	Command(s *spec.Spec, f Facts) (*Command, error)
+}
+
+// Binary is the executable g's command line starts with on a host with f.
+func Binary(g Generator, f Facts) string {
+	if f.Binary != "" {
+		return f.Binary
+	}
+	return g.DefaultBinary(f.Arch)
 }
 
 // ErrUnsupported is wrapped by errors for spec features a hypervisor

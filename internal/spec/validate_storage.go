@@ -8,6 +8,10 @@ import (
 	"github.com/microvm-host/microvm/internal/volume"
 )
 
+// MaxSerial is the longest volume serial in bytes: the virtio-blk device
+// ID (VIRTIO_BLK_ID_BYTES).
+const MaxSerial = 20
+
 // labelMax is the longest label mkfs accepts per file system, in bytes.
 // The keys are also the file systems autoCreate can make.
 var labelMax = map[string]int{
@@ -92,5 +96,14 @@ func (s *Spec) validateVolumes(errs *errorList) {
 			errs.add(p+".label", "%q is %d bytes; %s labels hold at most %d", v.Label, len(v.Label), v.FsType, n)
 		}
 		errs.noLineBreak(p+".label", v.Label)
+		// The guest reads a disk's serial from the virtio-blk device ID,
+		// VIRTIO_BLK_ID_BYTES (20) long: cloud-hypervisor refuses longer
+		// ones (DiskConfig::validate, vmm/src/config.rs), and so does
+		// crosvm for its id; qemu and StratoVirt cut them, so the guest
+		// would not find /dev/disk/by-id/virtio-SERIAL.
+		if len(v.Serial) > MaxSerial {
+			errs.add(p+".serial", "%q is %d bytes; a virtio-blk serial holds at most %d", v.Serial, len(v.Serial), MaxSerial)
+		}
+		errs.noLineBreak(p+".serial", v.Serial)
 	}
 }

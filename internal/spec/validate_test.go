@@ -123,6 +123,8 @@ func TestValidate(t *testing.T) {
 		{"volume autoCreate unset", func(s *Spec) { s.Volumes[0].AutoCreate = nil; s.Volumes[0].Size = 0 }, []string{"volumes[0].size: required with autoCreate"}},
 		{"volume zfs", func(s *Spec) { s.Volumes[0].FsType = "zfs" }, []string{`volumes[0].fsType: "zfs" cannot be created`}},
 		{"ext4 label 16", func(s *Spec) { s.Volumes[0].Label = "0123456789abcdef" }, nil},
+		{"serial 21 bytes", func(s *Spec) { s.Volumes[0].Serial = "0123456789abcdefghij!" }, []string{`volumes[0].serial: "0123456789abcdefghij!" is 21 bytes; a virtio-blk serial holds at most 20`}},
+		{"serial 20 bytes", func(s *Spec) { s.Volumes[0].Serial = "0123456789abcdefghij" }, nil},
 		{"ext4 label 17", func(s *Spec) { s.Volumes[0].Label = "0123456789abcdefg" }, []string{`volumes[0].label: "0123456789abcdefg" is 17 bytes; ext4 labels hold at most 16`}},
 		{"xfs label 13", func(s *Spec) { s.Volumes[0].FsType = "xfs"; s.Volumes[0].Label = "0123456789abc" }, []string{"volumes[0].label: \"0123456789abc\" is 13 bytes; xfs labels hold at most 12"}},
 		{"vfat label 12", func(s *Spec) { s.Volumes[0].FsType = "vfat"; s.Volumes[0].Label = "0123456789ab" }, []string{"volumes[0].label: \"0123456789ab\" is 12 bytes; vfat labels hold at most 11"}},

@@ -29,6 +29,9 @@ func Args(flavor Flavor, binary string, s Share, c Config) []string {
 		args = append(args, "-o", "xattr")
 	default:
 		args = append(args, "--xattr")
+		if c.AnnounceTags {
+			args = append(args, "--tag="+s.Tag)
+		}
 	}
 	return append(args, c.ExtraArgs...)
 }

@@ -51,6 +51,13 @@ func TestArgsDetails(t *testing.T) {
 	if got := Args(Rust, "virtiofsd", s, Config{}); !slices.Contains(got, `--shared-dir=/srv/a,b\c`) {
 		t.Errorf("Rust flavor changed the source: %q", got)
 	}
+	tagged := Config{AnnounceTags: true}
+	if got := Args(Rust, "virtiofsd", s, tagged); !slices.Contains(got, "--tag=t") {
+		t.Errorf("Rust flavor with AnnounceTags lacks --tag=t: %q", got)
+	}
+	if got := Args(Rust, "virtiofsd", s, Config{}); slices.ContainsFunc(got, func(a string) bool { return strings.HasPrefix(a, "--tag") }) {
+		t.Errorf("Rust flavor without AnnounceTags passes a tag: %q", got)
+	}
 	for _, n := range []int{0, -1} {
 		for _, a := range Args(Rust, "virtiofsd", s, Config{ThreadPoolSize: n}) {
 			if strings.HasPrefix(a, "--thread-pool-size") {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -69,6 +70,10 @@ func Start(ctx context.Context, vm string, shares []Share, c Config) (*Fleet, er
 		return f, nil // nothing to run, and no need for a virtiofsd
 	}
 	binary, flavor, err := resolve(c.Binary)
+	if err == nil && c.AnnounceTags && flavor != Rust {
+		err = fmt.Errorf("%s is the C virtiofsd, which cannot announce a share's mount tag (it has no --tag), and this VM's hypervisor (crosvm) reads the tag from virtiofsd: install the Rust virtiofsd (package virtiofsd) and make it the first one found (%s)",
+			binary, strings.Join(DefaultCandidates, ", "))
+	}
 	if err != nil {
 		f.cancel()
 		return fail(err)

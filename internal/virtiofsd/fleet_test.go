@@ -232,3 +232,27 @@ func TestStartNoShares(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestStartRefusesCFlavorForTags: crosvm reads the mount tag from
+// virtiofsd, which only the Rust one can announce.
+func TestStartRefusesCFlavorForTags(t *testing.T) {
+	c := testConfig(t)
+	c.Binary = filepath.Join(t.TempDir(), "virtiofsd")
+	help := "#!/bin/sh\necho 'usage: virtiofsd [options]'\necho '    -o source=PATH             shared directory tree'\n"
+	if err := os.WriteFile(c.Binary, []byte(help), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.AnnounceTags = true
+	shares := testShares(t, 1)
+	f, err := Start(t.Context(), "vm", shares, c)
+	if err == nil {
+		f.Stop()
+		t.Fatal("Start with the C virtiofsd and AnnounceTags: no error")
+	}
+	if want := "is the C virtiofsd, which cannot announce a share's mount tag (it has no --tag)"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q lacks %q", err, want)
+	}
+	if runs(t, shares[0]) != nil {
+		t.Error("a daemon was started")
+	}
+}

@@ -41,6 +41,12 @@ type Config struct {
 	// ExtraArgs go after the generated arguments of every daemon.
 	ExtraArgs []string
 	Log       *slog.Logger
+	// AnnounceTags passes each share's tag to its daemon (--tag), which
+	// then answers VHOST_USER_GET_CONFIG with it. crosvm needs this: its
+	// "--vhost-user type=fs" carries no tag and asks the backend
+	// (microvm.nix passes --tag for crosvm). Only the Rust flavor has the
+	// flag, so Start refuses the C one.
+	AnnounceTags bool
 	// ReadyTimeout bounds the wait for a daemon's socket to listen; zero
 	// means DefaultReadyTimeout.
 	ReadyTimeout time.Duration

@@ -42,6 +42,7 @@ func TestGolden(t *testing.T) {
 		hvtest.Case{Name: "separators", Spec: func(s *spec.Spec) {
 			s.Volumes = []spec.Volume{{Image: "a,b.img", Size: 16}}
 		}},
+		hvtest.Case{Name: "too-old", Facts: hvtest.Facts(hypervisor.Facts{Arch: "x86_64", Binary: "/usr/bin/alioth", Version: "0.7.0"})},
 	))
 }
 
@@ -49,9 +50,13 @@ func TestGolden(t *testing.T) {
 // agrees with Caps.
 func TestCaps(t *testing.T) {
 	want := hypervisor.Caps{
-		InterfaceTypes: []string{"tap"},
+		// §4.1 lists tap only: --net tap=/dev/tapN takes a macvtap.
+		InterfaceTypes: []string{"tap", "macvtap"},
 		ShareProtos:    []string{"virtiofs"},
 		Vsock:          true, // --vsock vhost,cid=CID
+		Balloon:        true, // --balloon (§4.1 throws)
+		Oldest:         hypervisor.V(0, 8),
+		Newest:         hypervisor.V(0, 12),
 	}
 	if diff := cmp.Diff(want, alioth.Generator{}.Caps()); diff != "" {
 		t.Errorf("Caps differ from reference §4.1 (-want +got):\n%s", diff)

@@ -19,6 +19,17 @@ type Generator struct{}
 // Name is the hypervisor's name in specs and runner metadata.
 func (Generator) Name() string { return "cloud-hypervisor" }
 
+// DefaultBinary is the executable's name on PATH.
+func (Generator) DefaultBinary(string) string { return "cloud-hypervisor" }
+
+// Releases the generator is written for: 36.0 introduced the syntax of a
+// switch followed by all its values; 53.0 is the newest checked
+// (cloud-hypervisor ae44c297, v53.0+246).
+var (
+	oldest = hypervisor.V(36, 0)
+	newest = hypervisor.V(53, 0)
+)
+
 // Caps is cloud-hypervisor's column of the support matrix (reference §4.1).
 // NotifySocket is false although microvm.nix forwards the guest's
 // sd_notify: that needs a vsock-stream to datagram relay on the host
@@ -35,23 +46,26 @@ func (Generator) Caps() hypervisor.Caps {
 		Vsock:            true,
 		Balloon:          true,
 		HotplugMem:       true,
+		Oldest:           oldest,
+		Newest:           newest,
 	}
 }
 
 // Command returns the cloud-hypervisor command line for s on a host with
 // facts f.
-func (Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Command, error) {
+func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Command, error) {
 	if err := check(s, f); err != nil {
 		return nil, fmt.Errorf("cloud-hypervisor: %w", err)
+	}
+	if err := hypervisor.CheckRelease(g.Name(), f, g.Caps()); err != nil {
+		return nil, err
 	}
 	socket := s.ControlSocket()
 	multiQueue := s.Vcpu > 1
 	macvtaps := macvtapFDs(s, multiQueue)
+	disks, requires := disks(s, f.Assume(newest))
 
-	bin := f.Binary
-	if bin == "" {
-		bin = "cloud-hypervisor"
-	}
+	bin := hypervisor.Binary(g, f)
 	args := []string{bin,
 		"--cpus", "boot=" + strconv.Itoa(s.Vcpu),
 		"--watchdog",
@@ -84,7 +98,7 @@ func (Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Command,
 		}
 		args = append(args, "--balloon", b)
 	}
-	args = appendSwitch(args, "--disk", disks(s))
+	args = appendSwitch(args, "--disk", disks)
 	var fs []string
 	for _, sh := range s.Shares {
 		fs = append(fs, "socket="+sh.Socket+",tag="+sh.Tag)
@@ -107,6 +121,7 @@ func (Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Command,
 		Argv:          args,
 		MacvtapFDs:    macvtaps,
 		TapMultiQueue: multiQueue,
+		Requires:      requires,
 	}
 	if socket != "" {
 		// cloud-hypervisor sometimes stumbles over a stale API socket.

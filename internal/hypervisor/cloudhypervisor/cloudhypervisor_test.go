@@ -43,7 +43,29 @@ func TestGolden(t *testing.T) {
 		hvtest.Case{Name: "user-interface", Spec: func(s *spec.Spec) {
 			s.Interfaces = []spec.Interface{{Type: "user", ID: "vm-user0", MAC: "02:00:00:00:00:03"}}
 		}},
+		// Releases before 50.1 refuse image_type; the runner then only
+		// works before 50.1, where writes to sector 0 are still allowed.
+		hvtest.Case{Name: "volumes-v50-0", Facts: release("50.0"), Spec: volumes},
+		hvtest.Case{Name: "volumes-v50-1", Facts: release("v50.1.0"), Spec: volumes},
+		// Read-only volumes never write sector 0: no upper bound.
+		hvtest.Case{Name: "readonly-volume-v49", Facts: release("49.0"), Spec: func(s *spec.Spec) {
+			s.Volumes = []spec.Volume{{Image: "root.img", Size: 1024, ReadOnly: true}}
+		}},
+		hvtest.Case{Name: "too-old", Facts: release("35.1")},
 	))
+}
+
+func release(v string) *hypervisor.Facts {
+	f := hvtest.X86
+	f.Binary, f.Version = "/usr/bin/cloud-hypervisor", v
+	return &f
+}
+
+func volumes(s *spec.Spec) {
+	s.Volumes = []spec.Volume{
+		{Image: "root.img", Size: 1024, ReadOnly: true},
+		{Image: "data.img", Size: 2048},
+	}
 }
 
 func TestCaps(t *testing.T) {

@@ -1,6 +1,7 @@
 package cloudhypervisor
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,17 +23,48 @@ func memory(s *spec.Spec) string {
 			"hotplugged_size="+strconv.Itoa(*s.HotpluggedMem)+"M")
 	}
 	// virtiofsd maps guest memory, which must therefore be shared; shared
-	// memory cannot be merged by KSM, so it is off otherwise.
-	shared := "off"
+	// memory cannot be merged by KSM, so mergeable is on otherwise. Not
+	// both: since 52.0 cloud-hypervisor refuses "mergeable=on,shared=on"
+	// (InvalidSharedMemoryWithMergeable in cloud-hypervisor
+	// vmm/src/config.rs, VmConfig::validate), and older releases ignored
+	// mergeable for shared memory anyway, so leaving the key out is right
+	// on every release, as microvm.nix does.
 	if len(s.Shares) > 0 {
-		shared = "on"
+		opts = append(opts, "shared=on")
+	} else {
+		opts = append(opts, "mergeable=on", "shared=off")
 	}
-	opts = append(opts, "mergeable=on", "shared="+shared, "size="+strconv.Itoa(s.Mem)+"M")
+	opts = append(opts, "size="+strconv.Itoa(s.Mem)+"M")
 	return strings.Join(opts, ",")
 }
 
-// disks are --disk's values: one per volume, keys sorted.
-func disks(s *spec.Spec) []string {
+// imageTypeSince is the first release with --disk image_type.
+var imageTypeSince = hypervisor.V(50, 1)
+
+// disks are --disk's values for release: one per volume, keys sorted, and
+// the releases they work with.
+//
+// From 50.1 on, a raw image whose type was not given is auto-detected,
+// and writes to its sector 0 are refused (cloud-hypervisor
+// virtio-devices/src/block.rs: "Attempting to write to sector 0 on a disk
+// without specifying image_type"; PR #7728), so the guest gets EIO where
+// ext4 keeps its superblock (microvm.nix #476). image_type=raw fixes that,
+// but releases before 50.1 refuse the key as unknown (vmm/src/config.rs,
+// DiskConfig::parse): the key follows the probed release, and the runner
+// records which side of 50.1 it was made for.
+func disks(s *spec.Spec, release hypervisor.Version) ([]string, hypervisor.Versions) {
+	if len(s.Volumes) == 0 {
+		return nil, hypervisor.Versions{}
+	}
+	imageType, requires := "image_type=raw", hypervisor.Versions{Min: imageTypeSince}
+	if release.Compare(imageTypeSince) < 0 {
+		// Read-only volumes never write sector 0: only writable ones
+		// make the runner wrong on 50.1 and later.
+		imageType, requires = "", hypervisor.Versions{}
+		if slices.ContainsFunc(s.Volumes, func(v spec.Volume) bool { return !v.ReadOnly }) {
+			requires.Below = imageTypeSince
+		}
+	}
 	queues := ""
 	if s.Vcpu > 1 {
 		queues = "num_queues=" + strconv.Itoa(s.Vcpu)
@@ -41,12 +73,14 @@ func disks(s *spec.Spec) []string {
 	for _, v := range s.Volumes {
 		serial := ""
 		if v.Serial != "" {
+			// At most 20 bytes (DiskConfig::validate), checked by
+			// spec.Validate for every hypervisor.
 			serial = "serial=" + v.Serial
 		}
-		out = append(out, opts("direct="+onOff(v.Direct), queues, "path="+v.Image,
+		out = append(out, opts("direct="+onOff(v.Direct), imageType, queues, "path="+v.Image,
 			"readonly="+onOff(v.ReadOnly), serial))
 	}
-	return out
+	return out, requires
 }
 
 // nets are --net's values, keys sorted. With several vcpus each tap gets a

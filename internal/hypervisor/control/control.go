@@ -25,8 +25,11 @@ const mib = 1 << 20
 // off, by method (a hypervisor.Shutdown* constant). It returns once the
 // request is delivered, long before the guest is down: wait with WaitExit,
 // which is what microvm.nix gets wrong (microvm.nix#578). socket is
-// relative to the working directory, normally the VM directory.
-func RequestShutdown(ctx context.Context, method, socket string) error {
+// relative to the working directory, normally the VM directory. binary is
+// the hypervisor executable for methods that run it (crosvm powerbtn),
+// as the runner recorded it (hypervisor.Command.ControlBinary); "" means
+// its default name on PATH.
+func RequestShutdown(ctx context.Context, method, socket, binary string) error {
 	var err error
 	switch method {
 	case hypervisor.ShutdownQMP:
@@ -39,7 +42,7 @@ func RequestShutdown(ctx context.Context, method, socket string) error {
 		// firecracker docs/api_requests/actions.md (x86 only).
 		err = httpPut(ctx, socket, "/actions", map[string]string{"action_type": "SendCtrlAltDel"})
 	case hypervisor.ShutdownCrosvm:
-		_, err = run(ctx, nil, "crosvm", "powerbtn", socket)
+		_, err = run(ctx, nil, orDefault(binary, "crosvm"), "powerbtn", socket)
 	default:
 		return fmt.Errorf("shutdown method %q: %w", method, ErrUnknownMethod)
 	}
@@ -60,7 +63,8 @@ func RequestShutdown(ctx context.Context, method, socket string) error {
 //
 // For kvmtool, socket is lkvm's socket DIR/.lkvm/NAME.sock, as the
 // kvmtool generator records it: lkvm finds it through HOME=DIR and -n NAME.
-func Balloon(ctx context.Context, method, socket string, size int64) (int64, error) {
+// binary is as for RequestShutdown (crosvm, lkvm).
+func Balloon(ctx context.Context, method, socket, binary string, size int64) (int64, error) {
 	var (
 		got int64
 		err error
@@ -72,9 +76,9 @@ func Balloon(ctx context.Context, method, socket string, size int64) (int64, err
 		// cloud-hypervisor's openapi: VmResize.desired_balloon, in bytes.
 		got, err = size, httpPut(ctx, socket, "/api/v1/vm.resize", map[string]int64{"desired_balloon": size * mib})
 	case hypervisor.BalloonCrosvm:
-		got, err = crosvmBalloon(ctx, socket, size)
+		got, err = crosvmBalloon(ctx, orDefault(binary, "crosvm"), socket, size)
 	case hypervisor.BalloonKvmtool:
-		got, err = size, kvmtoolBalloon(ctx, socket, size)
+		got, err = size, kvmtoolBalloon(ctx, orDefault(binary, "lkvm"), socket, size)
 	default:
 		return 0, fmt.Errorf("balloon method %q: %w", method, ErrUnknownMethod)
 	}
@@ -87,7 +91,7 @@ func Balloon(ctx context.Context, method, socket string, size int64) (int64, err
 // kvmtoolBalloon runs lkvm balloon. microvm.nix's script meant to deflate
 // for a negative size but tested it with \d, which bash regexes lack, so
 // it always inflated.
-func kvmtoolBalloon(ctx context.Context, socket string, size int64) error {
+func kvmtoolBalloon(ctx context.Context, lkvm, socket string, size int64) error {
 	dir, file := filepath.Split(socket)
 	if filepath.Base(dir) != ".lkvm" || !strings.HasSuffix(file, ".sock") {
 		return fmt.Errorf("%q is not an lkvm socket (DIR/.lkvm/NAME.sock)", socket)
@@ -103,6 +107,16 @@ func kvmtoolBalloon(ctx context.Context, socket string, size int64) error {
 	if size == 0 {
 		return nil
 	}
-	_, err = run(ctx, []string{"HOME=" + home}, "lkvm", "balloon", "-n", strings.TrimSuffix(file, ".sock"), flag, fmt.Sprint(size))
+	_, err = run(ctx, []string{"HOME=" + home}, lkvm, "balloon", "-n", strings.TrimSuffix(file, ".sock"), flag, fmt.Sprint(size))
 	return err
+}
+
+// orDefault is binary, or name when the runner recorded none (runners made
+// before the binary was recorded, and those whose hypervisor was not
+// found when they were made).
+func orDefault(binary, name string) string {
+	if binary == "" {
+		return name
+	}
+	return binary
 }

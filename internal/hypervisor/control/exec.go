@@ -11,7 +11,8 @@ import (
 	"strings"
 )
 
-// run runs a hypervisor's own control command, found on PATH, with env
+// run runs a hypervisor's own control command (a path, or a name looked up
+// on PATH), with env
 // added to ours, and returns its standard output. Errors carry argv and
 // everything the command printed.
 func run(ctx context.Context, env []string, name string, args ...string) ([]byte, error) {
@@ -34,11 +35,11 @@ func run(ctx context.Context, env []string, name string, args ...string) ([]byte
 // crosvmBalloon sets the balloon size (crosvm docs/book/src/devices/
 // balloon.md: "crosvm balloon BYTES SOCKET") and returns the size crosvm
 // reports, as microvm.nix does with balloon_stats and jq.
-func crosvmBalloon(ctx context.Context, socket string, size int64) (int64, error) {
-	if _, err := run(ctx, nil, "crosvm", "balloon", strconv.FormatInt(size*mib, 10), socket); err != nil {
+func crosvmBalloon(ctx context.Context, crosvm, socket string, size int64) (int64, error) {
+	if _, err := run(ctx, nil, crosvm, "balloon", strconv.FormatInt(size*mib, 10), socket); err != nil {
 		return 0, err
 	}
-	out, err := run(ctx, nil, "crosvm", "balloon_stats", socket)
+	out, err := run(ctx, nil, crosvm, "balloon_stats", socket)
 	if err != nil {
 		return 0, err
 	}

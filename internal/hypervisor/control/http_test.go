@@ -45,13 +45,13 @@ func TestHTTPRequests(t *testing.T) {
 		want request
 	}{
 		{"cloud-hypervisor shutdown", func(s string) error {
-			return RequestShutdown(t.Context(), hypervisor.ShutdownCloudHypervisor, s)
+			return RequestShutdown(t.Context(), hypervisor.ShutdownCloudHypervisor, s, "")
 		}, request{"PUT", "/api/v1/vm.power-button", "", ""}},
 		{"firecracker shutdown", func(s string) error {
-			return RequestShutdown(t.Context(), hypervisor.ShutdownFirecracker, s)
+			return RequestShutdown(t.Context(), hypervisor.ShutdownFirecracker, s, "")
 		}, request{"PUT", "/actions", "application/json", `{"action_type":"SendCtrlAltDel"}`}},
 		{"cloud-hypervisor balloon", func(s string) error {
-			got, err := Balloon(t.Context(), hypervisor.BalloonCloudHypervisor, s, 256)
+			got, err := Balloon(t.Context(), hypervisor.BalloonCloudHypervisor, s, "", 256)
 			if err == nil && got != 256 {
 				t.Errorf("Balloon = %d, want 256", got)
 			}
@@ -72,7 +72,7 @@ func TestHTTPRequests(t *testing.T) {
 
 func TestHTTPErrorStatus(t *testing.T) {
 	socket, _ := serveUnix(t, http.StatusBadRequest, `{"fault_message": "SendCtrlAltDel is not supported"}`+"\n")
-	err := RequestShutdown(t.Context(), hypervisor.ShutdownFirecracker, socket)
+	err := RequestShutdown(t.Context(), hypervisor.ShutdownFirecracker, socket, "")
 	want := `requesting shutdown (firecracker) over "` + socket +
 		`": PUT /actions: 400 Bad Request: {"fault_message": "SendCtrlAltDel is not supported"}`
 	if err == nil || err.Error() != want {
@@ -82,7 +82,7 @@ func TestHTTPErrorStatus(t *testing.T) {
 
 func TestHTTPNoServer(t *testing.T) {
 	socket := filepath.Join(t.TempDir(), "gone.sock")
-	err := RequestShutdown(t.Context(), hypervisor.ShutdownCloudHypervisor, socket)
+	err := RequestShutdown(t.Context(), hypervisor.ShutdownCloudHypervisor, socket, "")
 	if err == nil || !strings.Contains(err.Error(), socket) || !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("RequestShutdown without a server = %v", err)
 	}

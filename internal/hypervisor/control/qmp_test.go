@@ -90,7 +90,7 @@ func TestQMPCtrlAltDelRealQemu(t *testing.T) {
 		t.Errorf("Ctrl+Alt+Del: %v", err)
 	}
 	q.Close()
-	if err := RequestShutdown(ctx, hypervisor.ShutdownQMP, socket); err != nil {
+	if err := RequestShutdown(ctx, hypervisor.ShutdownQMP, socket, ""); err != nil {
 		t.Errorf("RequestShutdown: %v", err)
 	}
 	// Without a guest, nothing reboots: qemu is still there.
@@ -118,7 +118,7 @@ func TestQMPNoKeyboardRealQemu(t *testing.T) {
 	}
 	q.Close()
 	// RequestShutdown falls back to the ACPI power button.
-	if err := RequestShutdown(ctx, hypervisor.ShutdownQMP, socket); err != nil {
+	if err := RequestShutdown(ctx, hypervisor.ShutdownQMP, socket, ""); err != nil {
 		t.Errorf("RequestShutdown: %v", err)
 	}
 	quit(t, ctx, socket, cmd)
@@ -128,7 +128,7 @@ func TestQMPBalloonRealQemu(t *testing.T) {
 	socket, cmd := startQemu(t, "-machine", "microvm,accel=tcg", "-m", "256", "-device", "virtio-balloon-device")
 	ctx := testContext(t)
 	// No guest driver takes the memory, so the guest keeps all of it.
-	got, err := Balloon(ctx, hypervisor.BalloonQMP, socket, 128)
+	got, err := Balloon(ctx, hypervisor.BalloonQMP, socket, "", 128)
 	if err != nil || got != 256 {
 		t.Errorf("Balloon(128) = %d, %v; want 256", got, err)
 	}
@@ -192,7 +192,7 @@ func TestQMPErrorReplies(t *testing.T) {
 		{ctrlAltDelJSON, []string{event, `{"error": {"class": "GenericError", "desc": "no keyboard"}}`}},
 		{`{"execute":"system_powerdown"}`, []string{`{"error": {"class": "CommandNotFound", "desc": "no button"}}`}},
 	})
-	err := RequestShutdown(testContext(t), hypervisor.ShutdownQMP, socket)
+	err := RequestShutdown(testContext(t), hypervisor.ShutdownQMP, socket, "")
 	if err == nil || !strings.Contains(err.Error(), "input-send-event: no keyboard (GenericError)") ||
 		!strings.Contains(err.Error(), "system_powerdown: no button (CommandNotFound)") {
 		t.Errorf("RequestShutdown = %v, want both QMP errors", err)
@@ -205,7 +205,7 @@ func TestQMPBalloonFake(t *testing.T) {
 		{`{"arguments":{"value":536870912},"execute":"balloon"}`, []string{qmpOK, event}},
 		{`{"execute":"query-balloon"}`, []string{`{"return": {"actual": 805306368}}`}},
 	})
-	got, err := Balloon(testContext(t), hypervisor.BalloonQMP, socket, 512)
+	got, err := Balloon(testContext(t), hypervisor.BalloonQMP, socket, "", 512)
 	if err != nil || got != 768 {
 		t.Errorf("Balloon = %d, %v; want 768", got, err)
 	}
@@ -216,17 +216,17 @@ func TestQMPTimeout(t *testing.T) {
 	socket := fakeQMP(t, []qmpStep{{capabilities, nil}})
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer cancel()
-	err := RequestShutdown(ctx, hypervisor.ShutdownQMP, socket)
+	err := RequestShutdown(ctx, hypervisor.ShutdownQMP, socket, "")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("RequestShutdown = %v, want a deadline error", err)
 	}
 }
 
 func TestUnknownMethod(t *testing.T) {
-	if err := RequestShutdown(t.Context(), "kvmtool", "x.sock"); !errors.Is(err, ErrUnknownMethod) {
+	if err := RequestShutdown(t.Context(), "kvmtool", "x.sock", ""); !errors.Is(err, ErrUnknownMethod) {
 		t.Errorf("RequestShutdown(kvmtool) = %v", err)
 	}
-	if _, err := Balloon(t.Context(), "alioth", "x.sock", 1); !errors.Is(err, ErrUnknownMethod) {
+	if _, err := Balloon(t.Context(), "alioth", "x.sock", "", 1); !errors.Is(err, ErrUnknownMethod) {
 		t.Errorf("Balloon(alioth) = %v", err)
 	}
 }

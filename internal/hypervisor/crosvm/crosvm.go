@@ -4,17 +4,25 @@
 // src/crosvm/cmdline.rs (google/crosvm), and the crosvm book
 // (https://crosvm.dev/book/); each non-obvious one cites where.
 //
-// virtiofs: "--vhost-user type=fs" carries no mount tag. The guest sees
-// the tag the vhost-user backend announces, so every virtiofsd of a crosvm
-// VM must run with --tag=TAG, as microvm.nix's virtiofsd/default.nix does
-// when the hypervisor is crosvm. Command has no field for virtiofsd
-// arguments; whoever starts virtiofsd must add the flag for runners whose
-// hypervisor is "crosvm".
+// virtiofs: "--vhost-user type=fs" carries no mount tag. crosvm reads the
+// device config, the tag included, from the vhost-user backend
+// (VHOST_USER_GET_CONFIG; read_config in crosvm
+// devices/src/virtio/vhost_user_frontend/mod.rs), and virtiofsd only
+// answers it when started with --tag=TAG, as microvm.nix's
+// virtiofsd/default.nix does when the hypervisor is crosvm. The host's
+// virtiofsd fleet does so for runners whose meta.json names crosvm
+// (internal/virtiofsd, Config.AnnounceTags) and refuses the C virtiofsd,
+// which has no --tag.
+//
+// crosvm has no releases: "crosvm version" says 0.1.0 whatever the
+// commit, so the generator claims no version range. It was checked
+// against google/crosvm f1e797a6 (August 2026).
 package crosvm
 
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,7 +36,11 @@ type Generator struct{}
 // Name is the hypervisor's name in specs and runner metadata.
 func (Generator) Name() string { return "crosvm" }
 
+// DefaultBinary is the executable's name on PATH.
+func (Generator) DefaultBinary(string) string { return "crosvm" }
+
 // Caps is crosvm's column of the support matrix (reference §4.1).
+// GracefulShutdown holds on x86_64 only; see Command.
 func (Generator) Caps() hypervisor.Caps {
 	return hypervisor.Caps{
 		ControlSocket:    true,
@@ -52,10 +64,7 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 		return nil, err
 	}
 	socket := s.ControlSocket()
-	bin := f.Binary
-	if bin == "" {
-		bin = "crosvm"
-	}
+	bin := hypervisor.Binary(g, f)
 	// -m and -c take a bare number as the first positional key
 	// (MemOptions.size, CpuOptions.num_cores; src/crosvm/config.rs tests
 	// parse_mem_opts and parse_cpu_opts).
@@ -67,7 +76,13 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 		"--serial", "type=stdout,console=true,stdin=true",
 		"-p", kernelCmdline(s),
 	}
-	if !s.Balloon {
+	if s.Balloon {
+		// Free page reporting is off unless asked for (crosvm
+		// src/crosvm/cmdline.rs, --balloon-page-reporting, since July
+		// 2022); microvm.nix passes it, and without it the guest's free
+		// memory only comes back when the balloon is inflated.
+		argv = append(argv, "--balloon-page-reporting")
+	} else {
 		// crosvm adds a balloon device unless told not to (cmdline.rs,
 		// --no-balloon).
 		argv = append(argv, "--no-balloon")
@@ -126,13 +141,30 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 	argv = append(argv, s.Crosvm.ExtraArgs...)
 
 	cmd := &hypervisor.Command{Argv: argv, MacvtapFDs: fds}
+	if slices.ContainsFunc(s.Shares, func(sh spec.Share) bool { return sh.Proto == "virtiofs" }) {
+		cmd.Notes = append(cmd.Notes, "virtiofs shares need the Rust virtiofsd (the host starts it with --tag=TAG, which crosvm reads from it); the C virtiofsd of qemu 7.2 and older cannot serve them")
+	}
 	if socket != "" {
 		// crosvm binds the socket without unlinking a stale one, so it
 		// would not start after a crash (src/crosvm/sys/linux.rs).
 		cmd.RemoveBeforeStart = []string{socket}
-		// crosvm powerbtn returns at once; the shutdown verb waits for
-		// the process to exit, which microvm.nix's script did not.
-		cmd.Shutdown, cmd.ShutdownSocket = hypervisor.ShutdownCrosvm, socket
+		// The control commands are this crosvm's subcommands: the binary
+		// the runner was made with, not whatever PATH finds (systemd's
+		// ExecStop has a minimal one).
+		cmd.ControlBinary = bin
+		if f.Arch == "x86_64" {
+			// crosvm powerbtn returns at once; the shutdown verb waits
+			// for the process to exit, which microvm.nix's script did
+			// not.
+			cmd.Shutdown, cmd.ShutdownSocket = hypervisor.ShutdownCrosvm, socket
+		} else {
+			// aarch64 machines have no power-management device (pm:
+			// None in crosvm aarch64/src/lib.rs), so crosvm answers
+			// powerbtn with "Powerbtn not supported" (ENOTSUP,
+			// vm_control/src/lib.rs), and nothing else there asks the
+			// guest to power off. The host stops the VM with SIGTERM.
+			cmd.Notes = append(cmd.Notes, "crosvm has no power button on aarch64: stopping the VM sends SIGTERM, without a graceful guest shutdown")
+		}
 		if s.Balloon {
 			cmd.Balloon, cmd.BalloonSocket = hypervisor.BalloonCrosvm, socket
 		}

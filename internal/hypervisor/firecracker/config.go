@@ -53,7 +53,28 @@ type (
 // guest resets through the keyboard controller, and the i8042 options
 // firecracker's docs recommend, since its emulated i8042 has only the
 // keyboard that SendCtrlAltDel presses (no aux port, mux or PnP).
-const bootArgs = "console=ttyS0 noapic acpi=off reboot=k panic=1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
+//
+// Fixed: no "noapic acpi=off" any more. Firecracker boots x86 guests
+// through ACPI and recommends kernels without MPTable (firecracker
+// docs/kernel-policy.md, "Booting with ACPI"); under acpi=off such a
+// kernel finds no CPUs but the first and no virtio devices, and with
+// noapic virtio-mmio devices above IRQ 15 get no interrupt. microvm.nix
+// dropped both (its PR #498, commit 8a470b7). Kernels that still boot
+// through MPTable do so without the two options as well.
+const bootArgs = "console=ttyS0 reboot=k panic=1 i8042.noaux i8042.nomux i8042.nopnp i8042.dumbkbd"
+
+// ioEngine is the block engine: Async is io_uring, which firecracker only
+// accepts on host kernels 5.10.51 and later (firecracker
+// docs/api_requests/block-io-engine.md, "Host requirements"; older ones
+// get 400 Bad Request and the VM does not start). Without io_uring
+// (old kernel, io_uring disabled by sysctl or a seccomp filter) the Sync
+// engine works everywhere.
+func ioEngine(f hypervisor.Facts) string {
+	if f.IOUring {
+		return "Async"
+	}
+	return "Sync"
+}
 
 // config renders the config file: indented, keys sorted, ending in a
 // newline.
@@ -82,7 +103,7 @@ func config(s *spec.Spec, f hypervisor.Facts) ([]byte, error) {
 		// have no firecracker equivalent and are ignored, as there.
 		c.Drives = append(c.Drives, drive{
 			DriveID:    "vd" + string(rune('a'+i)),
-			IOEngine:   "Async", // io_uring; docs/api_requests/block-io-engine.md
+			IOEngine:   ioEngine(f),
 			IsReadOnly: v.ReadOnly,
 			PathOnHost: v.Image,
 		})

@@ -20,7 +20,12 @@ type Generator struct{}
 // Name is the hypervisor's name in specs and runner metadata.
 func (Generator) Name() string { return "firecracker" }
 
+// DefaultBinary is the executable's name on PATH.
+func (Generator) DefaultBinary(string) string { return "firecracker" }
+
 // Caps is firecracker's column of the support matrix (reference §4.1).
+// Releases: 1.0 has every config key written here (machine-config smt,
+// drives io_engine); 1.16 is the newest checked (firecracker 81b38b9d).
 func (Generator) Caps() hypervisor.Caps {
 	return hypervisor.Caps{
 		ControlSocket:    true,
@@ -28,24 +33,26 @@ func (Generator) Caps() hypervisor.Caps {
 		GracefulShutdown: true,
 		InterfaceTypes:   []string{"tap"},
 		Vsock:            true,
+		Oldest:           hypervisor.V(1, 0),
+		Newest:           hypervisor.V(1, 16),
 	}
 }
 
 // Command returns the firecracker command line for s on a host with facts
 // f, with the config file it reads.
-func (Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Command, error) {
+func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Command, error) {
 	if err := check(s, f); err != nil {
 		return nil, fmt.Errorf("firecracker: %w", err)
+	}
+	if err := hypervisor.CheckRelease(g.Name(), f, g.Caps()); err != nil {
+		return nil, err
 	}
 	conf, err := config(s, f)
 	if err != nil {
 		return nil, fmt.Errorf("firecracker: %w", err)
 	}
 	socket := s.ControlSocket()
-	bin := f.Binary
-	if bin == "" {
-		bin = "firecracker"
-	}
+	bin := hypervisor.Binary(g, f)
 	cmd := &hypervisor.Command{
 		Argv: append([]string{bin,
 			"--config-file", hypervisor.RunnerPath(ConfigFile),
@@ -59,6 +66,9 @@ func (Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Command,
 	}
 	if s.Vsock.CID != 0 {
 		cmd.RemoveBeforeStart = append(cmd.RemoveBeforeStart, vsockSocket(s))
+	}
+	if len(s.Volumes) > 0 && !f.IOUring {
+		cmd.Notes = append(cmd.Notes, "the host offers no io_uring (firecracker's Async block engine needs Linux 5.10.51 or later, with io_uring not disabled): volumes use the slower Sync engine")
 	}
 	if f.Arch == "x86_64" {
 		// docs/api_requests/actions.md: SendCtrlAltDel exists on x86

@@ -27,6 +27,11 @@ func TestGolden(t *testing.T) {
 		hvtest.Case{Name: "user-interface", Spec: func(s *spec.Spec) {
 			s.Interfaces = []spec.Interface{{Type: "user", ID: "vm-user0", MAC: "02:00:00:00:00:03"}}
 		}},
+		// No io_uring on the host: the Sync engine, and build says so.
+		hvtest.Case{Name: "no-io-uring", Facts: hvtest.Facts(hypervisor.Facts{Arch: "x86_64"}), Spec: func(s *spec.Spec) {
+			s.Volumes = []spec.Volume{{Image: "data.img", Size: 64}}
+		}},
+		hvtest.Case{Name: "too-old", Facts: hvtest.Facts(hypervisor.Facts{Arch: "x86_64", Binary: "/usr/bin/firecracker", Version: "0.25.2"})},
 	))
 }
 

@@ -2,12 +2,23 @@
 // microvm.nix's lib/runners/kvmtool.nix (reference §4.6), minus the store
 // disk, and fixes that file's bugs where they happen. Flags were checked
 // against kvmtool's option table in builtin-run.c and the parsers it calls
-// (disk/core.c, virtio/net.c, virtio/9p.c; kvmtool/kvmtool on GitHub).
+// (disk/core.c, virtio/net.c, virtio/9p.c; kvmtool/kvmtool on GitHub,
+// checked at b48735e).
+//
+// lkvm edits the kernel command line: unless --nodefaults, it prepends its
+// own console and platform options, and appends "root=/dev/vda rw" when
+// the parameters have no root= (builtin-run.c, kvm_run_set_real_cmdline).
+// So a spec whose root disk is not the first volume must say root= itself;
+// when a volume is mounted at "/", the generator passes root= for it.
+//
+// kvmtool has no releases ("lkvm version" says 3.18.0 whatever the
+// commit), so the generator claims no version range.
 package kvmtool
 
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,6 +31,9 @@ type Generator struct{}
 
 // Name is the hypervisor's name in specs and runner metadata.
 func (Generator) Name() string { return "kvmtool" }
+
+// DefaultBinary is the executable's name on PATH.
+func (Generator) DefaultBinary(string) string { return "lkvm" }
 
 // Caps is kvmtool's column of the support matrix (reference §4.1), except
 // MacvtapAsFds: microvm.nix let the shell expand /dev/tap$(< ifindex) into
@@ -47,10 +61,7 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 	if err := g.check(s, f); err != nil {
 		return nil, err
 	}
-	bin := f.Binary
-	if bin == "" {
-		bin = "lkvm"
-	}
+	bin := hypervisor.Binary(g, f)
 	argv := []string{bin, "run",
 		// The name also names the control socket $HOME/.lkvm/NAME.sock,
 		// which "lkvm balloon -n NAME" talks to.
@@ -66,13 +77,14 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 	if s.Initrd != "" {
 		argv = append(argv, "-i", s.Initrd)
 	}
-	argv = append(argv, "-p", strings.Join(append([]string{cmdlinePrefix}, s.KernelParams...), " "))
+	argv = append(argv, "-p", strings.Join(append(append([]string{cmdlinePrefix}, rootParams(s)...), s.KernelParams...), " "))
 	if s.Balloon {
 		argv = append(argv, "--balloon")
 	}
 	for _, v := range s.Volumes {
-		// Fixed: microvm.nix passed the literal word "image" instead of
-		// the image path, so no volume ever attached.
+		// The image path, not the literal word "image" that microvm.nix
+		// passed until May 2026 (its commit 9ddb425), when no volume
+		// attached.
 		opts := v.Image
 		if v.Direct {
 			opts += ",direct"
@@ -138,8 +150,31 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 		// regexes lack) lives in that verb.
 		cmd.Balloon = hypervisor.BalloonKvmtool
 		cmd.BalloonSocket = ".lkvm/" + s.Name + ".sock"
+		// lkvm balloon is this lkvm's subcommand: the binary the runner
+		// was made with, not whatever PATH finds.
+		cmd.ControlBinary = bin
 	}
 	return cmd, nil
+}
+
+// rootParams name the volume mounted at "/" as the root device, unless
+// the spec's parameters already say root=: otherwise lkvm would append
+// root=/dev/vda rw, the first volume whatever it holds. Volumes are
+// vda, vdb, … in order (there is no store disk).
+func rootParams(s *spec.Spec) []string {
+	if slices.ContainsFunc(s.KernelParams, func(p string) bool { return strings.HasPrefix(p, "root=") }) {
+		return nil
+	}
+	for i, v := range s.Volumes {
+		if v.MountPoint == "/" {
+			mode := "rw"
+			if v.ReadOnly {
+				mode = "ro"
+			}
+			return []string{"root=/dev/vd" + string(rune('a'+i)), mode}
+		}
+	}
+	return nil
 }
 
 // check refuses what kvmtool cannot do: the generic Caps check plus
@@ -155,6 +190,13 @@ func (g Generator) check(s *spec.Spec, f hypervisor.Facts) error {
 	}
 	if len(s.Volumes) > maxDisks {
 		refuse("volumes", "attaches at most %d disks, not %d", maxDisks, len(s.Volumes))
+	}
+	if s.Initrd == "" && len(s.Volumes) == 0 {
+		// Without a disk or an initrd lkvm builds a root file system
+		// of its own in $HOME/.lkvm/default and shares the host's / with
+		// the guest as "hostfs" (builtin-run.c, kvm_cmd_run_init): the
+		// guest would see the host's files with the VM user's rights.
+		refuse("initrd", "needs an initrd or a volume: without either, lkvm boots its own root file system and shares the host's / with the guest")
 	}
 	// syntax refuses value if it holds one of seps, where lkvm would
 	// split it.

@@ -53,8 +53,25 @@ func TestGolden(t *testing.T) {
 			Spec: func(s *spec.Spec) {
 				s.Initrd = ""
 				s.KernelParams = nil
+				s.Volumes = []spec.Volume{{Image: "data.img", Size: 16}}
 				s.Kvmtool.ExtraArgs = []string{"--loglevel", "debug"}
 			}},
+		// No initrd and no disk: lkvm would share the host's /.
+		hvtest.Case{Name: "no-initrd-no-volume", Spec: func(s *spec.Spec) { s.Initrd = "" }},
+		// The root volume is not the first: root= names it, so lkvm
+		// does not append root=/dev/vda rw.
+		hvtest.Case{Name: "root-volume", Spec: func(s *spec.Spec) {
+			s.Initrd = ""
+			s.Volumes = []spec.Volume{
+				{Image: "data.img", Size: 16, MountPoint: "/data"},
+				{Image: "root.img", Size: 1024, ReadOnly: true, MountPoint: "/"},
+			}
+		}},
+		// root= in the spec wins.
+		hvtest.Case{Name: "root-param", Spec: func(s *spec.Spec) {
+			s.KernelParams = []string{"root=LABEL=nixos"}
+			s.Volumes = []spec.Volume{{Image: "root.img", Size: 1024, MountPoint: "/"}}
+		}},
 		hvtest.Case{Name: "separators", Spec: func(s *spec.Spec) {
 			s.Volumes = []spec.Volume{{Image: "a,b.img", Size: 16}}
 			s.Shares = []spec.Share{{Proto: "9p", Tag: "data", Source: "/srv/a,b", MountPoint: "/data"}}

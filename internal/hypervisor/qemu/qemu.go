@@ -123,12 +123,10 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 	return cmd, nil
 }
 
-func binary(f hypervisor.Facts) string {
-	if f.Binary != "" {
-		return f.Binary
-	}
-	return "qemu-system-" + f.Arch
-}
+// DefaultBinary is the executable's name on PATH: qemu-system-ARCH.
+func (Generator) DefaultBinary(arch string) string { return "qemu-system-" + arch }
+
+func binary(f hypervisor.Facts) string { return hypervisor.Binary(Generator{}, f) }
 
 // check refuses what qemu cannot do. The generic spec check covers most of
 // it through Caps; this keeps the generator safe on its own.

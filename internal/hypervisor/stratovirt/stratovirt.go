@@ -4,9 +4,28 @@
 // checked against StratoVirt's docs/config_guidebook.md and the option
 // parsers in machine_manager/src/config (openeuler-mirror/stratovirt).
 //
-// microvm.nix wraps stratovirt in expect's unbuffer to give the serial
-// console a terminal. We do not: the host hands the hypervisor a pty or a
-// log itself.
+// The serial console is "-serial stdio", which puts stdin in raw mode and
+// fails when stdin is no terminal ("Failed to set terminal to raw mode",
+// stratovirt chardev_backend/src/chardev.rs, Chardev::realize), as under
+// microvm@.service (stdin /dev/null). microvm.nix wraps stratovirt in
+// expect's unbuffer for this. The other chardevs do not fit: a "pty"
+// chardev is a pty nobody reads, "file" has no input, and a "socket" one
+// leaves the console off the journal and the host's console log. So the
+// command keeps stdio and sets NeedsTerminal: bin/microvm-run gives
+// stratovirt a pty of its own when stdin is not a terminal and copies its
+// output to stdout (the journal), and execs it directly on a terminal
+// (microvm run) or on the monitor's pty (microvm run --monitor), where
+// stdio works as it is.
+//
+// Releases: 2.4.0 (what nixpkgs ships) is the oldest checked, 2.5.0 the
+// newest (stratovirt d5b32037, v2.5.0+45). Since 2.5.0, virtio-rng-device
+// and vhost-vsock-device are built only with the cargo features
+// virtio_rng and vhost_vsock, which are off by default (stratovirt
+// Cargo.toml, [features] default = []; "Unsupported device" from
+// machine/src/lib.rs, create_device_add_matches); a binary does
+// not tell which features it has, so from 2.5.0 on the generator leaves
+// the rng out and refuses vsock, and runners made for 2.4 record that
+// they need a release before 2.5.0.
 //
 // Graceful shutdown stays off, as in microvm.nix, for a reason found in
 // StratoVirt's source: its QMP has no input-send-event (docs/qmp.md lists
@@ -33,12 +52,26 @@ type Generator struct{}
 // Name is the hypervisor's name in specs and runner metadata.
 func (Generator) Name() string { return "stratovirt" }
 
+// DefaultBinary is the executable's name on PATH.
+func (Generator) DefaultBinary(string) string { return "stratovirt" }
+
+// Releases the generator is written for (see the package comment).
+var (
+	oldest = hypervisor.V(2, 4)
+	newest = hypervisor.V(2, 5)
+	// featuresSince is the first release whose default build lacks
+	// virtio-rng-device and vhost-vsock-device.
+	featuresSince = hypervisor.V(2, 5)
+)
+
 // Caps is StratoVirt's column of the support matrix (reference §4.1), with
-// three corrections from StratoVirt's config_guidebook.md: netdevs are
+// four corrections from StratoVirt's config_guidebook.md: netdevs are
 // only tap (and vhost-user), so no user or bridge interfaces (§2.3);
 // usb-host needs a PCI xHCI controller the microvm machine lacks (§2.13),
-// so no USB; and vhost-vsock-device exists (§2.5), so vsock is supported
-// instead of silently dropped.
+// so no USB; vhost-vsock-device exists (§2.5), so vsock is supported
+// instead of silently dropped (on releases before 2.5.0; see the package
+// comment); and virtio-balloon-device exists (§2.7), resized over QMP
+// "balloon" (docs/qmp.md), so balloon is supported.
 //
 // No PCI passthrough, as in microvm.nix ("PCI configuration for
 // stratovirt is non-functional" on x86_64): the microvm machine has no
@@ -53,12 +86,29 @@ func (Generator) Caps() hypervisor.Caps {
 		InterfaceTypes: []string{"tap", "macvtap"},
 		ShareProtos:    []string{"virtiofs"},
 		Vsock:          true,
+		Balloon:        true,
+		Oldest:         oldest,
+		Newest:         newest,
 	}
 }
 
-// maxQueuePairs is StratoVirt's limit on a netdev's queues (MAX_QUEUE_PAIRS
-// in machine_manager/src/config/network.rs; microvm.nix's min 16 vcpu).
-const maxQueuePairs = 16
+const (
+	// maxQueuePairs is StratoVirt's limit on a netdev's queues
+	// (MAX_QUEUE_PAIRS in machine_manager/src/config/network.rs;
+	// microvm.nix's min 16 vcpu).
+	maxQueuePairs = 16
+	// The microvm machine has a fixed number of virtio-mmio slots for
+	// disks and tap NICs (MMIO_REPLACEABLE_BLK_NR and
+	// MMIO_REPLACEABLE_NET_NR in machine/src/micro_common/mod.rs); more
+	// fail at start with "A maximum of 4 block replaceable devices are
+	// supported".
+	maxDisks = 4
+	maxNICs  = 2
+	// Guest memory must lie in 128 MiB to 512 GiB (MIN_MEMSIZE and
+	// MAX_MEMSIZE in machine_manager/src/config/machine_config.rs).
+	minMem = 128
+	maxMem = 512 << 10
+)
 
 // Command returns the stratovirt command line for s on a host with facts f.
 func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Command, error) {
@@ -66,10 +116,11 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 		return nil, err
 	}
 	socket := s.ControlSocket()
-	bin := f.Binary
-	if bin == "" {
-		bin = "stratovirt"
-	}
+	bin := hypervisor.Binary(g, f)
+	// A build with optional devices only before 2.5.0 (package comment).
+	allDevices := f.Assume(newest).Compare(featuresSince) < 0
+	var requires hypervisor.Versions
+	var notes []string
 	console := "ttyS0"
 	if f.Arch == "aarch64" {
 		console = "ttyAMA0" // the microvm machine's PL011
@@ -97,17 +148,30 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 	}
 	argv = append(argv,
 		"-append", strings.Join(append([]string{"console=" + console + " edd=off reboot=t panic=-1"}, s.KernelParams...), " "),
-		"-serial", "stdio",
-		"-object", "rng-random,id=rng,filename=/dev/random",
-		"-device", "virtio-rng-device,rng=rng,id=rng_dev")
+		// Needs a terminal: see the package comment and NeedsTerminal.
+		"-serial", "stdio")
+	if allDevices {
+		argv = append(argv,
+			"-object", "rng-random,id=rng,filename=/dev/random",
+			"-device", "virtio-rng-device,rng=rng,id=rng_dev")
+		requires.Below = featuresSince
+	} else {
+		notes = append(notes, "StratoVirt 2.5.0 and later have virtio-rng-device only when built with the cargo feature virtio_rng, which is off by default: the guest gets no virtio-rng device")
+	}
 	if socket != "" {
 		argv = append(argv, "-qmp", "unix:"+socket+",server,nowait")
+	}
+	if s.Balloon {
+		// id is required (BalloonConfig in virtio/src/device/balloon.rs);
+		// guidebook §2.7 for the keys.
+		argv = append(argv, "-device", "virtio-balloon-device,id=balloon0,deflate-on-oom="+
+			strconv.FormatBool(*s.DeflateOnOOM)+",free-page-reporting=true")
 	}
 	for i, v := range s.Volumes {
 		// Drive letters from a: there is no store disk.
 		id := "vd" + string(rune('a'+i))
 		argv = append(argv,
-			"-drive", "id="+id+",format=raw,if=none,aio=io_uring,file="+v.Image+
+			"-drive", "id="+id+",format=raw,if=none"+aio(f)+",file="+v.Image+
 				",direct="+onOff(v.Direct)+",readonly="+onOff(v.ReadOnly),
 			"-device", "virtio-blk-device,drive="+id+",id=blk_"+id+optional(",serial=", v.Serial))
 	}
@@ -120,13 +184,39 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 	net, fds, multiQueue := interfaces(s)
 	argv = append(argv, net...)
 	if s.Vsock.CID != 0 {
+		// check refused vsock from 2.5.0 on.
 		argv = append(argv, "-device", "vhost-vsock-device,id=vsock0,guest-cid="+strconv.Itoa(s.Vsock.CID))
+		requires.Below = featuresSince
 	}
 	argv = append(argv, s.Stratovirt.ExtraArgs...)
 
 	// No RemoveBeforeStart: StratoVirt removes a stale QMP socket itself
 	// (clear_file in machine_manager/src/cmdline.rs).
-	return &hypervisor.Command{Argv: argv, MacvtapFDs: fds, TapMultiQueue: multiQueue}, nil
+	cmd := &hypervisor.Command{
+		Argv:          argv,
+		MacvtapFDs:    fds,
+		TapMultiQueue: multiQueue,
+		NeedsTerminal: true,
+		Requires:      requires,
+		Notes:         notes,
+	}
+	if s.Balloon && socket != "" {
+		// QMP balloon sets the guest's target memory, as qemu's does
+		// (qmp_balloon in virtio/src/device/balloon.rs), and
+		// query-balloon reports it.
+		cmd.Balloon, cmd.BalloonSocket = hypervisor.BalloonQMP, socket
+	}
+	return cmd, nil
+}
+
+// aio is the -drive aio option: io_uring where the host has it. Without,
+// StratoVirt's default (native with direct=on, else threads; guidebook
+// §2.2) works on every kernel.
+func aio(f hypervisor.Facts) string {
+	if f.IOUring {
+		return ",aio=io_uring"
+	}
+	return ""
 }
 
 // interfaces returns the -netdev/-device pairs. With more than one vcpu
@@ -196,6 +286,25 @@ func (g Generator) check(s *spec.Spec, f hypervisor.Facts) error {
 	}
 	if f.Arch != "x86_64" && f.Arch != "aarch64" {
 		refuse("", "on architecture %q", f.Arch)
+	}
+	if err := hypervisor.CheckRelease(g.Name(), f, g.Caps()); err != nil {
+		errs = append(errs, err)
+	}
+	if s.Mem < minMem || s.Mem > maxMem {
+		refuse("mem", "takes %d MiB to %d MiB (512 GiB) of guest memory, not %d MiB", minMem, maxMem, s.Mem)
+	}
+	if len(s.Volumes) > maxDisks {
+		refuse("volumes", "attaches at most %d disks to its microvm machine, not %d", maxDisks, len(s.Volumes))
+	}
+	if len(s.Interfaces) > maxNICs {
+		refuse("interfaces", "attaches at most %d network interfaces to its microvm machine, not %d", maxNICs, len(s.Interfaces))
+	}
+	if v := f.Assume(newest); s.Vsock.CID != 0 && v.Compare(featuresSince) >= 0 {
+		release := v.String()
+		if f.Release().IsZero() {
+			release += " (assumed: no stratovirt telling its release was found)"
+		}
+		refuse("vsock.cid", "%s has vhost-vsock-device only when built with the cargo feature vhost_vsock, which is off by default since 2.5.0; leave vsock.cid out, or, if your build has the feature, add the device through stratovirt.extraArgs", release)
 	}
 	// Every option is split at commas, then at "=" (config/mod.rs,
 	// str_slip_to_clap).

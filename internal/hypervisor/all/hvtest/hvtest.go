@@ -26,8 +26,9 @@ import (
 // Update is the -update flag of every test binary importing this package.
 var Update = flag.Bool("update", false, "rewrite golden files in testdata")
 
-// X86 are the facts most cases use: x86_64 under TCG.
-var X86 = hypervisor.Facts{Arch: "x86_64", TSCKHz: 2000000}
+// X86 are the facts most cases use: x86_64 under TCG, with io_uring, and
+// no hypervisor binary found (so generators write for their Caps.Newest).
+var X86 = hypervisor.Facts{Arch: "x86_64", TSCKHz: 2000000, IOUring: true}
 
 // Case is one spec to generate a command line for.
 type Case struct {
@@ -120,11 +121,17 @@ func Golden(t *testing.T, name string, cmd *hypervisor.Command, err error) {
 	}
 }
 
-// Args renders argv one element per line, the runner marker as "$RUNNER/".
+// Args renders argv one element per line, the runner marker as "$RUNNER/"
+// and a macvtap's device as "$(macvtap ID)".
 func Args(argv []string) string {
 	var b strings.Builder
 	for _, a := range argv {
-		b.WriteString(strings.ReplaceAll(a, hypervisor.RunnerFile, "$RUNNER/"))
+		for i, part := range hypervisor.SplitMacvtapDevices(strings.ReplaceAll(a, hypervisor.RunnerFile, "$RUNNER/")) {
+			if i%2 == 1 {
+				part = "$(macvtap " + part + ")"
+			}
+			b.WriteString(part)
+		}
 		b.WriteByte('\n')
 	}
 	return b.String()
@@ -153,12 +160,25 @@ func Meta(c *hypervisor.Command) string {
 		{"homeIsVMDir", strconv.FormatBool(c.HomeIsVMDir)},
 		{"env", strings.Join(c.Env, " ")},
 		{"files", strings.Join(files, " ")},
+		{"controlBinary", c.ControlBinary},
+		{"needsTerminal", strconv.FormatBool(c.NeedsTerminal)},
+		{"requires", requires(c.Requires)},
+	}
+	for _, n := range c.Notes {
+		lines = append(lines, [2]string{"note", n})
 	}
 	var b strings.Builder
 	for _, l := range lines {
 		b.WriteString(strings.TrimSpace(l[0]+": "+l[1]) + "\n")
 	}
 	return b.String()
+}
+
+func requires(r hypervisor.Versions) string {
+	if r == (hypervisor.Versions{}) {
+		return ""
+	}
+	return r.String()
 }
 
 // clone deep-copies s, to check that Command leaves its spec alone.
