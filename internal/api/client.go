@@ -26,9 +26,6 @@ const (
 	// StatusTimeout bounds a status request: the daemon reads the state
 	// directory and answers, nothing waits on a VM.
 	StatusTimeout = 15 * time.Second
-	// DaemonStartTimeout is how long the daemon waits for a started
-	// hypervisor to run (supervisor's startTimeout, vm.go).
-	DaemonStartTimeout = 150 * time.Second
 	// margin covers what the daemon does around its own timeouts:
 	// spawning the monitor, the monitor's teardown after a stop.
 	margin = 30 * time.Second
@@ -39,7 +36,7 @@ const (
 // timeout of the VM (the graceful part, before SIGTERM and TermGrace).
 func Bound(verb string, stopTimeout time.Duration) time.Duration {
 	stop := stopTimeout + supervisor.TermGrace + margin
-	start := DaemonStartTimeout + margin
+	start := supervisor.StartTimeout + margin
 	switch verb {
 	case "stop":
 		return stop

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/microvm-host/microvm/internal/supervisor"
 )
 
 // serve runs the API over d on a real socket in a new runtime directory.
@@ -119,7 +121,7 @@ func TestBound(t *testing.T) {
 	if stop <= 5*time.Minute+10*time.Second {
 		t.Fatalf("stop bound %s leaves the daemon no time for SIGTERM", stop)
 	}
-	if start := Bound("start", 0); start <= DaemonStartTimeout {
+	if start := Bound("start", 0); start <= supervisor.StartTimeout {
 		t.Fatalf("start bound %s", start)
 	}
 	if r := Bound("restart", 5*time.Minute); r < stop+Bound("start", 0) {

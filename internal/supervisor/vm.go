@@ -14,8 +14,8 @@ import (
 	"github.com/microvm-host/microvm/internal/state"
 )
 
-// startTimeout bounds how long StartVM waits for the hypervisor to run.
-const startTimeout = 150 * time.Second
+// StartTimeout bounds how long StartVM waits for the hypervisor to run.
+const StartTimeout = 150 * time.Second
 
 // vmSup supervises one VM: its monitor process (`microvm run --monitor`,
 // which prepares the host, runs the hypervisor on a pty and tears down),
@@ -63,7 +63,7 @@ func (v *vmSup) start() error {
 	exited := v.exited
 	v.mu.Unlock()
 
-	deadline := time.After(startTimeout)
+	deadline := time.After(StartTimeout)
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	notify := v.notifies()
@@ -77,7 +77,7 @@ func (v *vmSup) start() error {
 			defer v.mu.Unlock()
 			return fmt.Errorf("starting %q: %s", v.name, v.lastExit)
 		case <-deadline:
-			return fmt.Errorf("starting %q: not running after %s", v.name, startTimeout)
+			return fmt.Errorf("starting %q: not running after %s", v.name, StartTimeout)
 		case <-v.d.ctx.Done():
 			return v.d.ctx.Err()
 		case <-tick.C:
