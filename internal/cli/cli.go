@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/microvm-host/microvm/internal/hostconfig"
+	"github.com/microvm-host/microvm/internal/printable"
 	"github.com/microvm-host/microvm/internal/source"
 	"github.com/microvm-host/microvm/internal/state"
 )
@@ -57,12 +58,19 @@ func ExitCode(err error) int {
 }
 
 // Message is what main prints for err; "" when nothing should be printed.
+// Errors quote paths and link targets read from the state directory, which
+// the VM user can write: every line is escaped (printable.Text), so none
+// can carry an escape sequence to the terminal.
 func Message(err error) string {
 	var ee exitError
 	if err == nil || errors.As(err, &ee) {
 		return ""
 	}
-	return "microvm: " + strings.TrimPrefix(err.Error(), errUsage.Error()+": ")
+	lines := strings.Split(strings.TrimPrefix(err.Error(), errUsage.Error()+": "), "\n")
+	for i, l := range lines {
+		lines[i] = printable.Text(l)
+	}
+	return "microvm: " + strings.Join(lines, "\n")
 }
 
 // env is what every verb needs: the streams, the state directory and the
