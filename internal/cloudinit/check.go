@@ -44,7 +44,7 @@ func CheckKey(k string) error {
 		return fmt.Errorf("%q spans lines; expected one public key per entry", k)
 	}
 	if _, _, _, rest, err := ssh.ParseAuthorizedKey([]byte(k)); err != nil || len(rest) > 0 {
-		return fmt.Errorf("%q is not an SSH public key; expected a line of authorized_keys like \"ssh-ed25519 AAAAC3Nza… user@host\" (the .pub file, not the private key)", short(k))
+		return fmt.Errorf("%s is not an SSH public key; expected a line of authorized_keys like \"ssh-ed25519 AAAAC3Nza… user@host\" (the .pub file, not the private key)", short(k))
 	}
 	return nil
 }
