@@ -104,24 +104,23 @@ func fixDescriptorTimes(f *os.File) error {
 	}
 }
 
+// padBlocks is how many zero blocks follow the volume: genisoimage's
+// default padding (-pad, 150 sectors). Readers probe a fixed span from
+// the start of a disk whatever its size: busybox's findfs and blkid read
+// 68 KiB and find no label on a smaller disk, which a seed of a few
+// files is.
+const padBlocks = 150
+
 // padToVolumeSize extends the image to the volume size its primary
-// descriptor records: go-diskfs v1.9.4 leaves the last block short when
-// what it writes last does not fill it, and a guest sees a disk of whole
-// 512-byte sectors only, so it would miss the tail.
+// descriptor records, plus padBlocks: go-diskfs v1.9.4 leaves the last
+// block short when what it writes last does not fill it, and a guest
+// sees a disk of whole 512-byte sectors only, so it would miss the tail.
 func padToVolumeSize(f *os.File) error {
 	b := make([]byte, 4)
 	if _, err := f.ReadAt(b, descriptorStart*blockSize+sizeOffset); err != nil {
 		return fmt.Errorf("reading the seed's volume size: %w", err)
 	}
-	want := int64(binary.LittleEndian.Uint32(b)) * blockSize
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if fi.Size() < want {
-		return f.Truncate(want)
-	}
-	return nil
+	return f.Truncate((int64(binary.LittleEndian.Uint32(b)) + padBlocks) * blockSize)
 }
 
 // ReadISO reads a seed image back: its volume label and files by name.

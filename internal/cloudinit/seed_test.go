@@ -55,9 +55,10 @@ func TestSeedLayout(t *testing.T) {
 			t.Errorf("%s: %q, want %q", name, files[name], content)
 		}
 	}
+	// Whole blocks, and larger than busybox's findfs reads (68 KiB).
 	fi, _ := os.Stat(iso)
-	if fi.Size()%blockSize != 0 {
-		t.Errorf("image is %d bytes, not whole %d-byte blocks", fi.Size(), blockSize)
+	if fi.Size()%blockSize != 0 || fi.Size() < 0x11000 {
+		t.Errorf("image is %d bytes; want whole %d-byte blocks, at least 68 KiB", fi.Size(), blockSize)
 	}
 	var md map[string]string
 	if err := yaml.Unmarshal(s.MetaData, &md); err != nil {
