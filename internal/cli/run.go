@@ -187,6 +187,12 @@ func runHypervisor(e *env, vmDir string, r *runner.Runner, id hostprep.Identity,
 			return err
 		}
 	}
+	runScript := cmd.Path
+	release, abort, err := holdUntilRecorded(cmd)
+	if err != nil {
+		return err
+	}
+	defer abort()
 	// Signals: on a terminal, Ctrl-C reaches the hypervisor directly (same
 	// process group); we only keep ourselves alive to tear down, and pass
 	// on signals sent to us alone (kill, a service manager).
@@ -209,12 +215,13 @@ func runHypervisor(e *env, vmDir string, r *runner.Runner, id hostprep.Identity,
 	} else {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.stdout, e.stderr
 		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("starting %s: %w", cmd.Path, err)
+			return fmt.Errorf("starting %s: %w", runScript, err)
 		}
 	}
 	if p, err := state.ProcessOf(cmd.Process.Pid); err == nil {
 		state.WriteProcess(vmDir, p)
 	}
+	release()
 	unlock()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
