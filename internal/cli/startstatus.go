@@ -14,6 +14,7 @@ import (
 
 	"github.com/microvm-host/microvm/internal/api"
 	"github.com/microvm-host/microvm/internal/hostconfig"
+	"github.com/microvm-host/microvm/internal/printable"
 	"github.com/microvm-host/microvm/internal/state"
 	"github.com/microvm-host/microvm/internal/supervisor"
 )
@@ -111,9 +112,9 @@ comes from the state directory alone.`,
 				if !s.Since.IsZero() {
 					since = time.Since(s.Since).Round(time.Second).String()
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.Name, s.State, pid, s.Restarts, since, s.LastExit)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.Name, s.State, pid, s.Restarts, since, printable.Text(s.LastExit))
 			}
-			return errors.Join(tw.Flush(), unknown)
+			return errors.Join(tw.Flush(), printTails(e.stdout, sts), unknown)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -166,7 +167,7 @@ func statuses(ctx context.Context, e *env) ([]supervisor.Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	dm := &supervisor.Daemon{State: d}
+	dm := &supervisor.Daemon{State: d, Runtime: state.RuntimeDir()}
 	sts, err := dm.Statuses()
 	if err != nil {
 		return nil, err
