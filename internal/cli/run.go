@@ -159,6 +159,10 @@ func bootLocked(ctx context.Context, e *env, d *state.Dir, name string, prep Hos
 	if err := checkInstalled(ctx, e, current); err != nil {
 		return nil, fmt.Errorf("running %q: %w", name, err)
 	}
+	// issue 9: what the hypervisor opens as the VM user
+	if err := checkAccess(ctx, e, vm.Dir, current, id); err != nil {
+		return nil, fmt.Errorf("running %q: %w", name, err)
+	}
 	// booted exists before the first setup step, so a crash at any later
 	// point leaves enough behind for teardown.
 	if err := d.SetLink(name, state.BootedLink, vm.Current); err != nil {

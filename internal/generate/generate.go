@@ -66,6 +66,7 @@ func Runner(ctx context.Context, s *spec.Spec, o Options) (*runner.Package, erro
 		Requires:   hypervisor.Versions{Min: caps.Oldest}.Narrow(cmd.Requires),
 		Newest:     caps.Newest,
 		Notes:      cmd.Notes,
+		Opens:      opens(s, filepath.Dir(o.SpecPath)),
 	}, "", "  ")
 	if err != nil {
 		return nil, err

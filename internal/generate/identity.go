@@ -41,6 +41,8 @@ type Build struct {
 	Newest   hypervisor.Version  `json:"newest,omitzero"`
 	// Notes are what the runner cannot do on this host, as build said.
 	Notes []string `json:"notes,omitempty"`
+	// Opens are the host files the hypervisor opens itself.
+	Opens []Open `json:"opens,omitempty"`
 }
 
 // Input is a file the runner depends on (kernel, initrd) with its content
