@@ -232,19 +232,18 @@ func printList(e *env, entries []listEntry) {
 	}
 	// A stopped VM is started the way VMs are managed here: through the
 	// daemon or systemd when either runs, so that it is supervised, else
-	// in the foreground. Asked once: dialling the daemon is not free.
-	daemon := -1
+	// in the foreground. Asked once, for the first stopped VM: dialling
+	// the daemon and asking systemctl are not free, and the installed
+	// microvm@ template covers every name alike.
+	var start string
 	starter := func(name string) string {
-		if daemon < 0 {
-			daemon = 0
-			if e.client().Available() {
-				daemon = 1
+		if start == "" {
+			start = "microvm run"
+			if e.client().Available() || systemdManages(name) {
+				start = "microvm start"
 			}
 		}
-		if daemon == 1 || systemdManages(name) {
-			return "microvm start"
-		}
-		return "microvm run"
+		return start
 	}
 	for _, le := range entries {
 		nameColor := ansiBoldRed

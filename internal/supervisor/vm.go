@@ -215,7 +215,7 @@ func (v *vmSup) restart() {
 		return
 	}
 	v.restarts++
-	if err := v.spawnLocked(fmt.Sprintf("restart %d after: %s", v.restarts, v.lastExit)); err != nil {
+	if err := v.spawnLocked(fmt.Sprintf("restart %d, after %s", v.restarts, v.lastExit)); err != nil {
 		v.wanted, v.failed, v.lastExit, v.lastTail = false, true, err.Error(), nil
 		v.logTransition(slog.LevelWarn, "failed", Failed, err.Error())
 	}
