@@ -95,6 +95,15 @@ func ReadExit(runtime, name string) (rec ExitRecord, ok bool) {
 	return rec, true
 }
 
+// RemoveExit forgets how the last run ended, for a VM that is removed: a
+// new VM of the same name has not run yet.
+func RemoveExit(runtime, name string) error {
+	if err := os.Remove(ExitFile(runtime, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
 // WriteMonitor records the monitor process.
 func WriteMonitor(runtime, name string, p state.Process) error {
 	b, _ := json.Marshal(p)
