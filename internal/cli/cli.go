@@ -202,6 +202,7 @@ microvm.nix's short forms keep working:
 		newRunnerCmd(e),
 		newHostCmd(e),
 		newSystemdCmd(e),
+		newPreflightProbeCmd(e),
 	)
 	return root
 }

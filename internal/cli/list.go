@@ -48,7 +48,7 @@ func newListCmd(e *env) *cobra.Command {
 		Short: "List VMs and whether they run their newest version (-l)",
 		Long: `List every VM of the state directory with its status:
   current      booted, and booted is what current and its source say
-  not-booted   not booted; current is up to date
+  not-booted   stopped (not booted); current is up to date
   stale        booted runs another version than current: restart it
   outdated     the recorded source would build another version: update it
   broken       the entry is not a usable VM; the problem is shown
@@ -230,6 +230,21 @@ func printList(e *env, entries []listEntry) {
 	if e.color() {
 		c = func(code, s string) string { return code + s + ansiReset }
 	}
+	// A stopped VM is started the way VMs are managed here: through the
+	// daemon or systemd when either runs, so that it is supervised, else
+	// in the foreground. Asked once, for the first stopped VM: dialling
+	// the daemon and asking systemctl are not free, and the installed
+	// microvm@ template covers every name alike.
+	var start string
+	starter := func(name string) string {
+		if start == "" {
+			start = "microvm run"
+			if e.client().Available() || systemdManages(name) {
+				start = "microvm start"
+			}
+		}
+		return start
+	}
 	for _, le := range entries {
 		nameColor := ansiBoldRed
 		switch {
@@ -252,8 +267,8 @@ func printList(e *env, entries []listEntry) {
 		case statusCurrent:
 			b.WriteString(c(ansiGreen, "current") + "(" + c(ansiGreen, display(le.BootedVersion)) + ")")
 		case statusNotBooted:
-			b.WriteString(c(ansiGreen, "current") + "(" + c(ansiGreen, display(le.CurrentVersion)) + "), not booted: " +
-				c(ansiBoldCyan, "microvm run "+le.Name))
+			b.WriteString(c(ansiGreen, "current") + "(" + c(ansiGreen, display(le.CurrentVersion)) + "), stopped: " +
+				c(ansiBoldCyan, starter(le.Name)+" "+le.Name))
 		}
 		if le.Note != "" {
 			b.WriteString(" (" + printable.Text(le.Note) + ")")

@@ -3,12 +3,14 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 
 	"github.com/microvm-host/microvm/internal/console"
 	"github.com/microvm-host/microvm/internal/logfile"
+	"github.com/microvm-host/microvm/internal/supervisor"
 )
 
 // Console log rotation: 10 MiB per file, 3 old files.
@@ -22,6 +24,8 @@ const (
 type monitor struct {
 	log, socket string
 	ensure      func() error // creates the log's directory
+	// last keeps the end of this run's console, for the exit record.
+	last *logfile.Last
 }
 
 // start starts cmd on a pty and serves its console; stop undoes it after
@@ -48,7 +52,8 @@ func (m *monitor) start(cmd *exec.Cmd) (stop func(), err error) {
 		lw.Close()
 		return nil, fmt.Errorf("starting %s: %w", cmd.Path, err)
 	}
-	relay.CopyTo(lw)
+	m.last = logfile.NewLast(supervisor.TailBytes)
+	relay.CopyTo(io.MultiWriter(m.last, lw))
 	served := make(chan error, 1)
 	go func() { served <- relay.Serve(ln) }()
 	return func() {
@@ -60,4 +65,12 @@ func (m *monitor) start(cmd *exec.Cmd) (stop func(), err error) {
 			fmt.Fprintf(os.Stderr, "microvm: %v\n", err)
 		}
 	}, nil
+}
+
+// tail is the last lines of this run's console; nil before start.
+func (m *monitor) tail() []string {
+	if m.last == nil {
+		return nil
+	}
+	return m.last.Lines(supervisor.TailLines)
 }

@@ -5,6 +5,9 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/microvm-host/microvm/internal/state"
+	"github.com/microvm-host/microvm/internal/supervisor"
 )
 
 func newRemoveCmd(e *env) *cobra.Command {
@@ -46,6 +49,9 @@ func remove(ctx context.Context, e *env, name string, force bool) error {
 	}
 	if err := d.Remove(name); err != nil {
 		return err
+	}
+	if err := supervisor.RemoveExit(state.RuntimeDir(), name); err != nil {
+		fmt.Fprintf(e.stderr, "microvm: warning: %v\n", err)
 	}
 	if err := removeGCRoots(name); err != nil {
 		fmt.Fprintf(e.stderr, "microvm: warning: %v\n", err)

@@ -10,13 +10,13 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/microvm-host/microvm/internal/hostprep"
 	"github.com/microvm-host/microvm/internal/runner"
 	"github.com/microvm-host/microvm/internal/state"
-	"github.com/microvm-host/microvm/internal/supervisor"
 )
 
 // HostPrep prepares the host for a runner before it starts and undoes that
@@ -78,16 +78,15 @@ func run(ctx context.Context, e *env, name string, prep *hostprep.Prep, mon *mon
 	}
 	r, unlock, err := boot(ctx, e, d, name, prep, prep.ID)
 	if err != nil {
+		if mon != nil {
+			recordExit(e, name, mon, err, nil)
+		}
 		return err
 	}
 	vmDir := d.VMPath(name)
+	started := time.Now()
 	runErr := runHypervisor(e, vmDir, r, prep.ID, mon, unlock)
-	if mon != nil {
-		// For the daemon, which may not be our parent any more.
-		if err := supervisor.WriteExit(state.RuntimeDir(), name, ExitCode(runErr)); err != nil {
-			fmt.Fprintf(e.stderr, "microvm: recording the exit of %s: %v\n", name, err)
-		}
-	}
+	reportExit(e, name, mon, runErr, time.Since(started))
 	// Teardown must happen even if our caller gave up (Ctrl-C): use a
 	// fresh context.
 	if err := shutdownBooted(context.WithoutCancel(ctx), d, name, r, prep); err != nil {
@@ -158,6 +157,10 @@ func bootLocked(ctx context.Context, e *env, d *state.Dir, name string, prep Hos
 	}
 	// issue 14: hypervisor version check
 	if err := checkInstalled(ctx, e, current); err != nil {
+		return nil, fmt.Errorf("running %q: %w", name, err)
+	}
+	// issue 9: what the hypervisor opens as the VM user
+	if err := checkAccess(ctx, e, vm.Dir, current, id); err != nil {
 		return nil, fmt.Errorf("running %q: %w", name, err)
 	}
 	// booted exists before the first setup step, so a crash at any later

@@ -80,8 +80,9 @@ func newStatusCmd(e *env) *cobra.Command {
 		Short: "Show what runs: state, pid, restarts, last exit",
 		Long: `Show each VM's state: stopped, starting, running, stopping, failed
 (crash loop; start it by hand) or broken (booted, but nothing runs). With a
-daemon it also knows restarts and the last exit; without one the state
-comes from the state directory alone.`,
+daemon it also knows restarts; without one the state comes from the state
+directory alone. The last exit, with the console's last lines when that
+run failed, comes from the daemon or from the record microvm run left.`,
 		RunE: func(cmd *cobra.Command, names []string) error {
 			if err := checkNames(names); err != nil {
 				return err
@@ -111,9 +112,9 @@ comes from the state directory alone.`,
 				if !s.Since.IsZero() {
 					since = time.Since(s.Since).Round(time.Second).String()
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.Name, s.State, pid, s.Restarts, since, s.LastExit)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.Name, s.State, pid, s.Restarts, since, lastExitCell(s))
 			}
-			return errors.Join(tw.Flush(), unknown)
+			return errors.Join(tw.Flush(), printDetails(e.stdout, sts), unknown)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -166,7 +167,7 @@ func statuses(ctx context.Context, e *env) ([]supervisor.Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	dm := &supervisor.Daemon{State: d}
+	dm := &supervisor.Daemon{State: d, Runtime: state.RuntimeDir()}
 	sts, err := dm.Statuses()
 	if err != nil {
 		return nil, err

@@ -195,3 +195,27 @@ func TestAttachEndsWithContext(t *testing.T) {
 		t.Fatalf("Attach = %v, want context.Canceled", err)
 	}
 }
+
+// TestOutputNotTranslated: the log gets the console's bytes as they were
+// written, even when the hypervisor turns output processing back on (qemu's
+// stdio chardev sets OPOST); before, each "\r\n" became "\r\r\n".
+func TestOutputNotTranslated(t *testing.T) {
+	for _, script := range []string{`printf 'a\r\nb\n'`, `stty opost; printf 'a\r\nb\n'`} {
+		cmd := exec.Command("sh", "-c", script)
+		r, err := Start(cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := &syncBuf{}
+		r.CopyTo(log)
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("%s: %v", script, err)
+		}
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := log.String(), "a\r\nb\n"; got != want {
+			t.Errorf("%s: log has %q, want %q", script, got, want)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
 
@@ -60,7 +61,7 @@ func Start(cmd *exec.Cmd) (*Relay, error) {
 	// Raw mode: the guest runs its own line discipline, so the host pty must
 	// pass bytes through untouched. Cooked mode would echo input a second time
 	// and turn a client's Ctrl-C into SIGINT for the hypervisor.
-	if _, err := term.MakeRaw(int(slave.Fd())); err != nil {
+	if err := makeRaw(slave); err != nil {
 		master.Close()
 		return nil, fmt.Errorf("making pty %q raw: %w", slave.Name(), err)
 	}
@@ -166,4 +167,21 @@ func (r *Relay) broadcast(p []byte) {
 		r.log, r.logErr = nil, fmt.Errorf("writing console log: %w", err)
 		r.mu.Unlock()
 	}
+}
+
+// makeRaw puts the pty slave in raw mode and also clears the output
+// translations that raw mode only disables through OPOST. A hypervisor may
+// turn OPOST back on for its stdio console (qemu's char-stdio does, to keep
+// its own messages readable); with ONLCR still set, every "\r\n" of the
+// guest's serial line then reached the log as "\r\r\n".
+func makeRaw(slave *os.File) error {
+	if _, err := term.MakeRaw(int(slave.Fd())); err != nil {
+		return err
+	}
+	t, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	t.Oflag &^= unix.ONLCR | unix.OCRNL | unix.ONOCR | unix.ONLRET | unix.OLCUC | unix.OFILL | unix.OFDEL | unix.TABDLY
+	return unix.IoctlSetTermios(int(slave.Fd()), unix.TCSETS, t)
 }

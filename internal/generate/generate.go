@@ -71,6 +71,7 @@ func Runner(ctx context.Context, s *spec.Spec, o Options) (*runner.Package, erro
 		Newest:     caps.Newest,
 		Notes:      cmd.Notes,
 		CloudInit:  cloudInitRecord(s, seed),
+		Opens:      opens(s, filepath.Dir(o.SpecPath)),
 	}, "", "  ")
 	if err != nil {
 		return nil, err

@@ -44,6 +44,8 @@ type Build struct {
 	Notes []string `json:"notes,omitempty"`
 	// CloudInit is set when the runner attaches a cloud-init seed.
 	CloudInit *CloudInit `json:"cloudInit,omitempty"`
+	// Opens are the host files the hypervisor opens itself.
+	Opens []Open `json:"opens,omitempty"`
 }
 
 // Input is a file the runner depends on (kernel, initrd) with its content

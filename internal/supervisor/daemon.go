@@ -29,12 +29,15 @@ const (
 
 // Status is one VM as the daemon sees it (the API's wire type).
 type Status struct {
-	Name      string    `json:"name"`
-	State     string    `json:"state"`
-	Wanted    bool      `json:"wanted"` // the daemon keeps it running
-	PID       int       `json:"pid,omitempty"`
-	Restarts  int       `json:"restarts"`
-	LastExit  string    `json:"lastExit,omitempty"`
+	Name     string `json:"name"`
+	State    string `json:"state"`
+	Wanted   bool   `json:"wanted"` // the daemon keeps it running
+	PID      int    `json:"pid,omitempty"`
+	Restarts int    `json:"restarts"`
+	LastExit string `json:"lastExit,omitempty"`
+	// Tail is the console's last lines when the last run failed (see
+	// ExitRecord.Tail): the guest's bytes, to print through printable.
+	Tail      []string  `json:"tail,omitempty"`
 	Since     time.Time `json:"since"`
 	Console   string    `json:"console,omitempty"`
 	NextStart time.Time `json:"nextStart,omitzero"`
@@ -193,7 +196,7 @@ func (d *Daemon) Statuses() ([]Status, error) {
 		v := d.vms[vm.Name]
 		d.mu.Unlock()
 		if v == nil {
-			out = append(out, factStatus(vm))
+			out = append(out, d.recordedStatus(vm))
 			continue
 		}
 		out = append(out, v.status(vm))
@@ -210,6 +213,23 @@ func factStatus(vm state.VM) Status {
 		st.State, st.PID = Running, vm.Process.PID
 	case vm.Booted != "" || vm.Broken():
 		st.State = Broken
+	}
+	return st
+}
+
+// recordedStatus is the status of a VM the daemon does not supervise,
+// with its last exit from the exit record (status without a daemon, or a
+// VM run by hand).
+func (d *Daemon) recordedStatus(vm state.VM) Status {
+	st := factStatus(vm)
+	if d.Runtime == "" {
+		return st
+	}
+	if rec, ok := ReadExit(d.Runtime, vm.Name); ok {
+		st.LastExit, st.Tail = rec.Reason(), rec.Tail
+		if !vm.Running {
+			st.Since = rec.Time
+		}
 	}
 	return st
 }

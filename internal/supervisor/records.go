@@ -3,6 +3,7 @@ package supervisor
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -20,32 +21,87 @@ import (
 // the VM name, for re-adoption after a daemon restart.
 func MonitorFile(runtime, name string) string { return filepath.Join(runtime, name+".monitor") }
 
-// ExitFile records how the VM's last run ended; the monitor writes it.
+// ExitFile records how the VM's last run ended; `microvm run` writes it.
+// It stays after it was read, so that status shows the last exit also
+// without a daemon; the daemon removes it before it starts the next run,
+// so that a monitor that dies without writing one is not mistaken for the
+// run before.
 func ExitFile(runtime, name string) string { return filepath.Join(runtime, name+".exit") }
+
+// Bounds of ExitRecord.Tail: enough for a hypervisor's complaint and the
+// guest's last words, small enough for a status line and an API answer.
+const (
+	TailLines = 20
+	TailBytes = 4 << 10
+)
 
 // ExitRecord is how a run ended: the hypervisor's exit status as
 // `microvm run` returns it (0: the guest powered off; 128+N: signal N).
 type ExitRecord struct {
 	Code int       `json:"code"`
 	Time time.Time `json:"time"`
+	// Error is why the run ended before or without the hypervisor's own
+	// exit: host preparation or the pre-start check refused, or the
+	// runner could not be started.
+	Error string `json:"error,omitempty"`
+	// Tail is the last lines of the console (the hypervisor's output and
+	// its stderr) of a run that failed, at most TailLines and TailBytes.
+	// They are the guest's and the hypervisor's bytes: print them through
+	// package printable.
+	Tail []string `json:"tail,omitempty"`
 }
 
-// WriteExit records the end of a run.
-func WriteExit(runtime, name string, code int) error {
-	b, _ := json.Marshal(ExitRecord{Code: code, Time: time.Now().UTC()})
+// Reason says how the run ended, for status and logs.
+func (r ExitRecord) Reason() string {
+	switch {
+	case r.Error != "":
+		return r.Error
+	case r.Code == 0:
+		return "guest powered off"
+	}
+	return fmt.Sprintf("exit status %d", r.Code)
+}
+
+// WriteExit records the end of a run; a zero Time is now.
+func WriteExit(runtime, name string, rec ExitRecord) error {
+	if rec.Time.IsZero() {
+		rec.Time = time.Now().UTC()
+	}
+	if n := len(rec.Tail); n > TailLines {
+		rec.Tail = rec.Tail[n-TailLines:]
+	}
+	for size := tailSize(rec.Tail); size > TailBytes; size -= len(rec.Tail[0]) {
+		rec.Tail = rec.Tail[1:]
+	}
+	b, _ := json.Marshal(rec)
 	return renameio.WriteFile(ExitFile(runtime, name), append(b, '\n'), 0o600)
 }
 
-// ReadExit reads and removes the exit record; ok is false without one
-// (the monitor died before writing it: count it as a crash).
+func tailSize(lines []string) int {
+	n := 0
+	for _, l := range lines {
+		n += len(l)
+	}
+	return n
+}
+
+// ReadExit reads the exit record; ok is false without one (the monitor
+// died before writing it: count it as a crash). The record stays.
 func ReadExit(runtime, name string) (rec ExitRecord, ok bool) {
-	p := ExitFile(runtime, name)
-	b, err := os.ReadFile(p)
+	b, err := os.ReadFile(ExitFile(runtime, name))
 	if err != nil || json.Unmarshal(b, &rec) != nil {
 		return ExitRecord{}, false
 	}
-	os.Remove(p)
 	return rec, true
+}
+
+// RemoveExit forgets how the last run ended, for a VM that is removed: a
+// new VM of the same name has not run yet.
+func RemoveExit(runtime, name string) error {
+	if err := os.Remove(ExitFile(runtime, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // WriteMonitor records the monitor process.

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"sync"
@@ -30,6 +31,7 @@ type vmSup struct {
 	stopping  bool
 	restarts  int
 	lastExit  string
+	lastTail  []string // the console's last lines when the last run failed
 	since     time.Time
 	monitor   *state.Process
 	exited    chan struct{} // closed when the current monitor ended
@@ -55,7 +57,7 @@ func (v *vmSup) start() error {
 		v.timer = nil
 	}
 	if v.monitor == nil {
-		if err := v.spawnLocked(); err != nil {
+		if err := v.spawnLocked("start requested"); err != nil {
 			v.mu.Unlock()
 			return err
 		}
@@ -75,7 +77,7 @@ func (v *vmSup) start() error {
 		case <-exited:
 			v.mu.Lock()
 			defer v.mu.Unlock()
-			return fmt.Errorf("starting %q: %s", v.name, v.lastExit)
+			return fmt.Errorf("starting %q: %s%s", v.name, v.lastExit, tailText(v.lastTail))
 		case <-deadline:
 			return fmt.Errorf("starting %q: not running after %s", v.name, StartTimeout)
 		case <-v.d.ctx.Done():
@@ -97,8 +99,9 @@ func (v *vmSup) notifies() bool {
 }
 
 // spawnLocked starts the monitor in its own session, so that it and the
-// VM outlive the daemon; its own messages go to a log of its own.
-func (v *vmSup) spawnLocked() error {
+// VM outlive the daemon; its own messages go to a log of its own. why is
+// the reason the daemon logs.
+func (v *vmSup) spawnLocked(why string) error {
 	d := v.d
 	if err := d.State.EnsureLogs(); err != nil {
 		return err
@@ -124,7 +127,8 @@ func (v *vmSup) spawnLocked() error {
 		d.Log.Warn("recording monitor", "vm", v.name, "err", err)
 	}
 	v.watchLocked(p, func() { cmd.Wait() })
-	d.Log.Info("started", "vm", v.name, "monitor", cmd.Process.Pid)
+	v.logTransition(slog.LevelInfo, "started", Starting, why, "monitor", cmd.Process.Pid)
+	go v.watchRunning(v.exited, v.notify)
 	return nil
 }
 
@@ -134,7 +138,13 @@ func (v *vmSup) adopt(p state.Process) {
 	defer v.mu.Unlock()
 	v.wanted = true
 	v.watchLocked(p, func() { control.WaitExit(v.d.ctx, p.PID, p.StartTime) })
-	v.d.Log.Info("adopted", "vm", v.name, "monitor", p.PID)
+	const why = "its monitor outlived the previous daemon"
+	if vm := v.d.State.Inspect(v.name); vm.Running && (!v.notify || IsReady(v.d.Runtime, v.name)) {
+		v.logTransition(slog.LevelInfo, "adopted", Running, why, "monitor", p.PID, "pid", vm.Process.PID)
+		return
+	}
+	v.logTransition(slog.LevelInfo, "adopted", Starting, why, "monitor", p.PID)
+	go v.watchRunning(v.exited, v.notify)
 }
 
 // watchLocked records p as the monitor and handles its end: wait blocks
@@ -161,15 +171,24 @@ func (v *vmSup) onExit(exited chan struct{}) {
 	RemoveMonitor(v.d.Runtime, v.name)
 	v.monitor, v.since = nil, time.Now()
 	close(exited)
-	switch {
-	case !ok:
-		v.lastExit = "monitor died without an exit status"
-	case clean:
-		v.lastExit = "guest powered off"
-	default:
-		v.lastExit = fmt.Sprintf("exit status %d", rec.Code)
+	v.lastExit, v.lastTail = rec.Reason(), rec.Tail
+	if !ok {
+		v.lastExit = "monitor died without an exit status (its messages: " + v.d.State.LogPath(v.name+".monitor") + ")"
 	}
+	level := slog.LevelInfo
+	if !clean {
+		level = slog.LevelWarn
+	}
+	attrs := []any{"ran", time.Since(v.started).Round(time.Millisecond)}
+	if ok {
+		attrs = append(attrs, "code", rec.Code)
+	}
+	if len(v.lastTail) > 0 {
+		attrs = append(attrs, "tail", v.lastTail)
+	}
+	v.logTransition(level, "exited", Stopped, v.lastExit, attrs...)
 	if !v.wanted || v.stopping {
+		v.logTransition(slog.LevelInfo, "stopped", Stopped, "stop requested")
 		return
 	}
 	dec := v.tracker.Next(Exit{Clean: clean, Started: v.started, Ended: time.Now()})
@@ -177,12 +196,14 @@ func (v *vmSup) onExit(exited chan struct{}) {
 	case dec.Failed:
 		v.wanted, v.failed = false, true
 		v.lastExit = dec.Reason
-		v.d.Log.Warn("failed", "vm", v.name, "reason", dec.Reason)
+		v.logTransition(slog.LevelWarn, "failed", Failed, dec.Reason)
 	case dec.Restart:
 		v.nextStart = time.Now().Add(dec.After)
 		v.timer = time.AfterFunc(dec.After, v.restart)
+		v.logTransition(slog.LevelInfo, "restart scheduled", Starting, dec.Reason, "after", dec.After)
 	default:
 		v.wanted = false
+		v.logTransition(slog.LevelInfo, "stopped", Stopped, dec.Reason)
 	}
 }
 
@@ -194,8 +215,9 @@ func (v *vmSup) restart() {
 		return
 	}
 	v.restarts++
-	if err := v.spawnLocked(); err != nil {
-		v.wanted, v.failed, v.lastExit = false, true, err.Error()
+	if err := v.spawnLocked(fmt.Sprintf("restart %d, after %s", v.restarts, v.lastExit)); err != nil {
+		v.wanted, v.failed, v.lastExit, v.lastTail = false, true, err.Error(), nil
+		v.logTransition(slog.LevelWarn, "failed", Failed, err.Error())
 	}
 }
 
@@ -218,6 +240,7 @@ func (v *vmSup) stop(ctx context.Context) error {
 	if mon == nil {
 		return nil
 	}
+	v.logTransition(slog.LevelInfo, "stopping", Stopping, "stop requested")
 	vm := v.d.State.Inspect(v.name)
 	if vm.Running && vm.Booted != "" {
 		r := &runner.Runner{}
@@ -246,17 +269,18 @@ func (v *vmSup) cleanupDead() {
 	if v.d.Cleanup == nil {
 		return
 	}
+	const why = "its monitor died with the previous daemon"
 	if err := v.d.Cleanup(v.name); err != nil {
-		v.d.Log.Warn("cleaning up after a dead VM", "vm", v.name, "err", err)
+		v.logTransition(slog.LevelWarn, "cleanup failed", Broken, why, "err", err)
 		return
 	}
-	v.d.Log.Info("cleaned up after a dead VM", "vm", v.name)
+	v.logTransition(slog.LevelInfo, "cleaned up", Stopped, why)
 }
 
 func (v *vmSup) status(vm state.VM) Status {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	st := Status{Name: v.name, Wanted: v.wanted, Restarts: v.restarts, LastExit: v.lastExit, Since: v.since, NextStart: v.nextStart}
+	st := Status{Name: v.name, Wanted: v.wanted, Restarts: v.restarts, LastExit: v.lastExit, Tail: v.lastTail, Since: v.since, NextStart: v.nextStart}
 	switch {
 	case v.stopping:
 		st.State = Stopping
