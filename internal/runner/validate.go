@@ -214,3 +214,25 @@ func checkText(s string) error {
 	}
 	return nil
 }
+
+// maxNetwork bounds a network name: it becomes part of an nftables table
+// name and of file names in the state directory.
+const maxNetwork = 32
+
+// CheckNetworkName reports whether s names a managed network (host.toml's
+// [network.NAME], a spec interface's network): 1 to 32 lowercase letters,
+// digits, '-' and '_', starting with a letter or digit.
+func CheckNetworkName(s string) error {
+	const want = "expected 1 to 32 lowercase letters, digits, '-' and '_', starting with a letter or digit, like \"default\""
+	if s == "" || len(s) > maxNetwork {
+		return fmt.Errorf("network name %q is %d bytes; %s", s, len(s), want)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || i > 0 && (c == '-' || c == '_')
+		if !ok {
+			return fmt.Errorf("network name %q contains %s; %s", s, charAt(s, i), want)
+		}
+	}
+	return nil
+}
