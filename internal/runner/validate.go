@@ -198,6 +198,26 @@ func parseMacvtap(line string) (Macvtap, []string) {
 	return m, msgs
 }
 
+// parseTapNetwork parses one line of tap-networks, "id network mac".
+func parseTapNetwork(line string) (TapNetwork, []string) {
+	f := strings.Split(line, " ")
+	if len(f) != 3 || slices.Contains(f, "") {
+		return TapNetwork{}, []string{fmt.Sprintf("expected 3 fields \"id network mac\" separated by single spaces, got %q", line)}
+	}
+	n := TapNetwork{ID: f[0], Network: f[1], MAC: strings.ToLower(f[2])}
+	var msgs []string
+	if err := CheckInterfaceName(n.ID); err != nil {
+		msgs = append(msgs, "id: "+err.Error())
+	}
+	if err := CheckNetworkName(n.Network); err != nil {
+		msgs = append(msgs, "network: "+err.Error())
+	}
+	if err := CheckMAC(n.MAC); err != nil {
+		msgs = append(msgs, "mac: "+err.Error())
+	}
+	return n, msgs
+}
+
 // checkText rejects what cannot survive a round trip through a
 // one-value-per-line file.
 func checkText(s string) error {
