@@ -255,3 +255,19 @@ func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
 	ones, _ := n.Mask.Size()
 	return netip.PrefixFrom(a.Unmap(), ones), true
 }
+
+// FindBridge returns the name of the bridge carrying marker, or "" when
+// there is none: how a network is found after host.toml forgot it.
+func (h *Host) FindBridge(marker string) (string, error) {
+	l, err := h.h.LinkByAlias(marker)
+	var nf netlink.LinkNotFoundError
+	switch {
+	case errors.As(err, &nf):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("looking up alias %q: %w", marker, err)
+	case l.Type() != "bridge":
+		return "", nil
+	}
+	return l.Attrs().Name, nil
+}
