@@ -77,11 +77,12 @@ func newStatusCmd(e *env) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status [NAME...] [--json]",
-		Short: "Show what runs: state, pid, restarts, last exit",
+		Short: "Show what runs: state, pid, restarts, address, last exit",
 		Long: `Show each VM's state: stopped, starting, running, stopping, failed
 (crash loop; start it by hand) or broken (booted, but nothing runs). With a
 daemon it also knows restarts and the last exit; without one the state
-comes from the state directory alone.`,
+comes from the state directory alone. ADDRESS is the guest's address on
+managed networks (host.toml [network.NAME]), from their DHCP leases.`,
 		RunE: func(cmd *cobra.Command, names []string) error {
 			if err := checkNames(names); err != nil {
 				return err
@@ -102,7 +103,7 @@ comes from the state directory alone.`,
 				return errors.Join(enc.Encode(sts), unknown)
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tSTATE\tPID\tRESTARTS\tSINCE\tLAST EXIT")
+			fmt.Fprintln(tw, "NAME\tSTATE\tPID\tRESTARTS\tSINCE\tADDRESS\tLAST EXIT")
 			for _, s := range sts {
 				pid, since := "-", "-"
 				if s.PID > 0 {
@@ -111,7 +112,11 @@ comes from the state directory alone.`,
 				if !s.Since.IsZero() {
 					since = time.Since(s.Since).Round(time.Second).String()
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.Name, s.State, pid, s.Restarts, since, s.LastExit)
+				addr := "-"
+				if len(s.Addresses) > 0 {
+					addr = strings.Join(s.Addresses, ",")
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, s.State, pid, s.Restarts, since, addr, s.LastExit)
 			}
 			return errors.Join(tw.Flush(), unknown)
 		},
@@ -166,7 +171,7 @@ func statuses(ctx context.Context, e *env) ([]supervisor.Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	dm := &supervisor.Daemon{State: d}
+	dm := &supervisor.Daemon{State: d, Addresses: vmAddresses(d)}
 	sts, err := dm.Statuses()
 	if err != nil {
 		return nil, err
