@@ -96,7 +96,7 @@ func (s *Server) Reply(req *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, *net.UDPAddr) {
 	log := s.log().With("mac", mac, "xid", req.TransactionID.String())
 	switch req.MessageType() {
 	case dhcpv4.MessageTypeDiscover:
-		l, err := s.lease(mac, now, now.Add(offerHold), req.HostName())
+		l, err := s.lease(mac, now, now.Add(offerHold), req.HostName(), false)
 		if err != nil {
 			log.Warn("no DHCP offer", "err", err)
 			return nil, nil
@@ -111,7 +111,7 @@ func (s *Server) Reply(req *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, *net.UDPAddr) {
 		if want == nil || want.IsUnspecified() {
 			want = req.ClientIPAddr
 		}
-		l, err := s.lease(mac, now, now.Add(s.leaseTime()), req.HostName())
+		l, err := s.lease(mac, now, now.Add(s.leaseTime()), req.HostName(), true)
 		if err != nil {
 			log.Warn("DHCP request refused", "err", err)
 			return s.answer(req, dhcpv4.MessageTypeNak, netip.Addr{})
@@ -136,9 +136,11 @@ func (s *Server) Reply(req *dhcpv4.DHCPv4) (*dhcpv4.DHCPv4, *net.UDPAddr) {
 	return nil, nil
 }
 
-// lease finds or makes the lease of mac, extends it to until, and saves
-// the lease file when that changed anything.
-func (s *Server) lease(mac string, now, until time.Time, hostname string) (*Lease, error) {
+// lease finds or makes the lease of mac, extends it to until, and, with
+// persist (a request, not an offer), saves the lease file when that
+// changed anything: a flood of DISCOVERs from made-up MACs writes nothing.
+// An offer not written is still held in memory for offerHold.
+func (s *Server) lease(mac string, now, until time.Time, hostname string, persist bool) (*Lease, error) {
 	l, changed, err := s.pool.addrFor(mac, now, until)
 	if err != nil {
 		return nil, err
@@ -149,7 +151,7 @@ func (s *Server) lease(mac string, now, until time.Time, hostname string) (*Leas
 	if hostname != "" && hostname != l.Hostname {
 		l.Hostname, changed = hostname, true
 	}
-	if changed {
+	if changed && persist {
 		s.save(s.log())
 	}
 	return l, nil

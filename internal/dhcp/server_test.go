@@ -68,6 +68,9 @@ func TestLeaseAndOptions(t *testing.T) {
 	s := newServer(t, t.TempDir(), &now)
 	offer, _ := s.Reply(packet(t, "02:00:00:00:00:01", dhcpv4.MessageTypeDiscover))
 	a, _ := netip.AddrFromSlice(offer.YourIPAddr.To4())
+	if _, err := os.Stat(s.Leases); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an offer wrote the lease file (%v); want only requests to", err)
+	}
 	if !s.Addr.Contains(a) || a == s.Addr.Addr() || a.As4()[3] == 0 || a.As4()[3] == 255 {
 		t.Errorf("offered %s; want a guest address of 10.77.0.0/24", a)
 	}

@@ -142,16 +142,18 @@ func (c *Config) validateNetworks(p *problems) {
 }
 
 // checkNetworkAddress parses a network's address: an IPv4 host address
-// with a prefix length that leaves room for guests.
+// with a prefix length that leaves room for guests. At most a /16: every
+// guest MAC is remembered in the lease file, and a guest that makes up
+// MACs must not be able to grow it past a few MiB.
 func checkNetworkAddress(s string) (netip.Prefix, error) {
-	const want = `expected the host's IPv4 address with a prefix length of 8 to 30, like "10.77.0.1/24"`
+	const want = `expected the host's IPv4 address with a prefix length of 16 to 30, like "10.77.0.1/24"`
 	pfx, err := netip.ParsePrefix(s)
 	switch {
 	case err != nil:
 		return pfx, fmt.Errorf("%q: %s", s, want)
 	case !pfx.Addr().Is4():
 		return pfx, fmt.Errorf("%q is not IPv4; %s", s, want)
-	case pfx.Bits() < 8 || pfx.Bits() > 30:
+	case pfx.Bits() < 16 || pfx.Bits() > 30:
 		return pfx, fmt.Errorf("%q: prefix length %d; %s", s, pfx.Bits(), want)
 	}
 	last := lastAddr(pfx)
