@@ -22,7 +22,7 @@ import (
 func newHostCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "host",
-		Short: "Prepare the host for VMs (taps, macvtaps, VFIO, virtiofsd, networks, user)",
+		Short: "Prepare the host for VMs (cloud-init seeds, taps, macvtaps, VFIO, virtiofsd, networks, user)",
 	}
 	type stepVerb struct {
 		use, short string
@@ -37,6 +37,9 @@ func newHostCmd(e *env) *cobra.Command {
 		{"macvtap-down", "Delete the VM's macvtaps (from booted)", true, func(p *hostprep.Prep) stepFunc { return p.MacvtapDown }, func(h *runner.Helpers) *bool { return &h.MacvtapDown }},
 		{"pci-setup", "Bind the VM's PCI devices to vfio-pci (from current)", false, func(p *hostprep.Prep) stepFunc { return p.PCISetup }, func(h *runner.Helpers) *bool { return &h.PCISetup }},
 		{"pci-teardown", "Give the VM's PCI devices back to their drivers", true, func(p *hostprep.Prep) stepFunc { return p.PCITeardown }, func(h *runner.Helpers) *bool { return &h.PCISetup }},
+		// No runner ships a script for the seed: --builtin changes nothing.
+		{"cloud-init-up", "Write the VM's cloud-init seed into its directory (from current)", false, func(p *hostprep.Prep) stepFunc { return p.SeedUp }, func(*runner.Helpers) *bool { return new(bool) }},
+		{"cloud-init-down", "Remove the VM's cloud-init seed (from booted)", true, func(p *hostprep.Prep) stepFunc { return p.SeedDown }, func(*runner.Helpers) *bool { return new(bool) }},
 	} {
 		var runnerDir string
 		var builtin bool

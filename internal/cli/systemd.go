@@ -24,8 +24,8 @@ func newSystemdCmd(e *env) *cobra.Command {
 		Use:   "install [--prefix DIR] [--autostart NAME]...",
 		Short: "Write microvm@.service, its helper units and microvms.target",
 		Long: `Write the unit files (microvm@.service, microvm-set-booted@,
-microvm-tap-interfaces@, microvm-macvtap-interfaces@, microvm-pci-devices@,
-microvm-virtiofsd@ and microvms.target) into DIR, with this binary, the
+microvm-cloud-init@, microvm-tap-interfaces@, microvm-macvtap-interfaces@,
+microvm-pci-devices@, microvm-virtiofsd@ and microvms.target) into DIR, with this binary, the
 state directory and the host configuration's VM user and group. Files
 that are already up to date are left alone. With systemd running and the
 default DIR, systemd is reloaded.`,

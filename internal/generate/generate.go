@@ -43,7 +43,11 @@ func Runner(ctx context.Context, s *spec.Spec, o Options) (*runner.Package, erro
 	if err != nil {
 		return nil, err
 	}
-	id, err := identity(s, g.Name(), o.Facts, o.Microvm, inputs)
+	seed, err := Seed(s, ReadSeedFile)
+	if err != nil {
+		return nil, err
+	}
+	id, err := identity(s, g.Name(), o.Facts, o.Microvm, inputs, seed)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +71,7 @@ func Runner(ctx context.Context, s *spec.Spec, o Options) (*runner.Package, erro
 		Requires:   hypervisor.Versions{Min: caps.Oldest}.Narrow(cmd.Requires),
 		Newest:     caps.Newest,
 		Notes:      cmd.Notes,
+		CloudInit:  cloudInitRecord(s, seed),
 	}, "", "  ")
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/microvm-host/microvm/internal/cloudinit"
 	"github.com/microvm-host/microvm/internal/hypervisor"
 	"github.com/microvm-host/microvm/internal/printable"
 	"github.com/microvm-host/microvm/internal/spec"
@@ -41,6 +42,8 @@ type Build struct {
 	Newest   hypervisor.Version  `json:"newest,omitzero"`
 	// Notes are what the runner cannot do on this host, as build said.
 	Notes []string `json:"notes,omitempty"`
+	// CloudInit is set when the runner attaches a cloud-init seed.
+	CloudInit *CloudInit `json:"cloudInit,omitempty"`
 }
 
 // Input is a file the runner depends on (kernel, initrd) with its content
@@ -57,9 +60,11 @@ type Input struct {
 const identityVersion = "microvm-generate/2"
 
 // identity is the version of a generated runner: a hash of everything
-// that goes into it. Its short form names the guest system in
-// share/microvm/system, which list compares.
-func identity(s *spec.Spec, gen string, facts hypervisor.Facts, microvm string, inputs []Input) (string, error) {
+// that goes into it, the cloud-init seed's content included (by its
+// hash: a seed file that changed makes the runner outdated). Its short
+// form names the guest system in share/microvm/system, which list
+// compares.
+func identity(s *spec.Spec, gen string, facts hypervisor.Facts, microvm string, inputs []Input, seed *cloudinit.Seed) (string, error) {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
 	for _, v := range []any{identityVersion, gen, facts, microvm, s} {
@@ -69,6 +74,10 @@ func identity(s *spec.Spec, gen string, facts hypervisor.Facts, microvm string, 
 	}
 	for _, in := range inputs {
 		io.WriteString(h, in.Path+"\x00"+in.SHA256+"\n")
+	}
+	if seed != nil {
+		// Only with a seed: runners without one keep their identity.
+		io.WriteString(h, "cloud-init\x00"+seed.SHA256()+"\n")
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -166,7 +175,11 @@ func ExpectedSystem(ctx context.Context, s *spec.Spec, gen string, facts hypervi
 	if err != nil {
 		return "", err
 	}
-	id, err := identity(s, gen, facts, microvm, inputs)
+	seed, err := Seed(s, ReadSeedFile)
+	if err != nil {
+		return "", err
+	}
+	id, err := identity(s, gen, facts, microvm, inputs, seed)
 	if err != nil {
 		return "", err
 	}

@@ -8,8 +8,8 @@
 #
 # Lines starting with "microvm-guest: " on the console are the contract
 # with the host: "mounted TAG at MP", "address ADDR on IFACE", "boots=N",
-# "error: ...", then "ready" only if nothing failed, and "powering off".
-# udhcpc calls it too, with its events (microvm.dhcp).
+# "cidata on DEV", "error: ...", then "ready" only if nothing failed, and
+# "powering off". udhcpc calls it too, with its events (microvm.dhcp).
 
 say() { echo "microvm-guest: $*" > /dev/console; }
 
@@ -100,6 +100,19 @@ test_write() {
 	say "boots=$(wc -l < "$1")"
 }
 
+# test_cidata says where the cloud-init seed is and what its meta-data
+# holds, so a host test can tell that the guest finds it the way
+# cloud-init does: a disk labelled cidata with an ISO 9660 file system.
+test_cidata() {
+	local dev
+	dev=$(findfs LABEL=cidata) || { fail "no disk labelled cidata"; return; }
+	say "cidata on $dev"
+	mkdir -p /run/cidata
+	mount -t iso9660 -o ro "$dev" /run/cidata || { fail "mounting the cidata disk $dev"; return; }
+	say "cidata $(grep local-hostname /run/cidata/meta-data)"
+	umount /run/cidata
+}
+
 setup() {
 	mount -t proc proc /proc
 	mount -t sysfs sysfs /sys
@@ -127,6 +140,7 @@ setup() {
 	for arg in $(cat /proc/cmdline); do
 		case $arg in
 		microvm.test-write=*) test_write "${arg#*=}" ;;
+		microvm.test-cidata) test_cidata ;;
 		esac
 	done
 

@@ -36,7 +36,7 @@ const acpiHandler = "#!/bin/sh\nexec /init poweroff\n"
 
 // applets are the busybox applets /init and a console user need.
 var applets = []string{
-	"acpid", "cat", "dmesg", "echo", "grep", "init", "insmod", "ip", "kill",
+	"acpid", "cat", "dmesg", "echo", "findfs", "grep", "init", "insmod", "ip", "kill",
 	"ls", "lsmod", "mkdir", "mount", "poweroff", "ps", "reboot", "sh", "sleep",
 	"sync", "udhcpc", "umount", "usleep", "wc",
 }

@@ -30,8 +30,9 @@ var DefaultModules = []string{
 
 // DefaultOptionalModules are loaded when the kernel has them. Debian's
 // cloud kernel is built without CONFIG_NET_9P, so 9p shares only work with
-// a kernel that has it (Debian's generic linux-image-amd64 does).
-var DefaultOptionalModules = []string{"9p", "9pnet_virtio"}
+// a kernel that has it (Debian's generic linux-image-amd64 does). isofs
+// lets the guest read a cloud-init seed (microvm.test-cidata).
+var DefaultOptionalModules = []string{"9p", "9pnet_virtio", "isofs"}
 
 // moduleIndex is what modules.dep and modules.builtin say about a kernel.
 type moduleIndex struct {

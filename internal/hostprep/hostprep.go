@@ -1,7 +1,7 @@
 // Package hostprep is the root-side half of the runner convention: before
-// a VM starts it creates its taps and macvtaps, binds its PCI devices to
-// vfio-pci and starts its virtiofsd fleet; after it stopped it undoes all
-// of that. Setup reads the runner that is about to start (current),
+// a VM starts it writes its cloud-init seed, creates its taps and
+// macvtaps, binds its PCI devices to vfio-pci and starts its virtiofsd
+// fleet; after it stopped it undoes all of that. Setup reads the runner that is about to start (current),
 // Teardown the one that ran (booted), as microvm.nix's units do.
 //
 // Runners that ship their own helper scripts (bin/tap-up, bin/pci-setup,
@@ -106,10 +106,13 @@ type step struct {
 	down func(ctx context.Context, vm, vmDir string, r *runner.Runner) error
 }
 
-// steps in setup order: network first, so a VM never starts without its
-// interfaces; virtiofsd last, as the hypervisor connects to it at once.
+// steps in setup order: the cloud-init seed first, as it fails on a spec
+// that changed since the build before anything else is set up; network
+// next, so a VM never starts without its interfaces; virtiofsd last, as
+// the hypervisor connects to it at once.
 func (p *Prep) steps() []step {
 	return []step{
+		{"cloud-init seed", p.SeedUp, p.SeedDown},
 		{"taps", p.TapUp, p.TapDown},
 		{"dhcp", p.DHCPStart, p.DHCPStop},
 		{"macvtaps", p.MacvtapUp, p.MacvtapDown},

@@ -13,6 +13,9 @@ import (
 // join: those a tap names, unless host.toml's [vm.NAME] bridge sends the
 // VM's taps elsewhere.
 func (p *Prep) usedNetworks(vm string, r *runner.Runner) []string {
+	if len(r.TapNetworks) == 0 {
+		return nil
+	}
 	if v, ok := p.Config.VM[vm]; ok && v.Bridge != nil {
 		return nil
 	}
@@ -56,8 +59,11 @@ type dhcpServer struct {
 // (a foreground `microvm run`): in the background, as soon as no other
 // process (the daemon, another run) serves them, until DHCPStop.
 func (p *Prep) DHCPStart(ctx context.Context, vm, vmDir string, r *runner.Runner) error {
+	if !p.ServeDHCP || p.Networks == nil {
+		return nil
+	}
 	names := p.usedNetworks(vm, r)
-	if !p.ServeDHCP || p.Networks == nil || len(names) == 0 {
+	if len(names) == 0 {
 		return nil
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

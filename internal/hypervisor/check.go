@@ -57,6 +57,9 @@ func Check(s *spec.Spec, name string, c Caps) error {
 	if len(s.ForwardPorts) > 0 && !c.ForwardPorts {
 		refuse("forwardPorts", "cannot forward ports")
 	}
+	if s.CloudInit != nil && !c.CloudInit {
+		refuse("cloudInit", "cannot attach a read-only disk image for the cloud-init seed")
+	}
 	return errors.Join(errs...)
 }
 

@@ -53,6 +53,9 @@ type Caps struct {
 	HotplugMem       bool
 	User             bool // runs as spec.User by itself (qemu -user)
 	ForwardPorts     bool // on user networking
+	// CloudInit: attaches the cloud-init seed, a read-only raw disk image
+	// in the VM directory (see Disks).
+	CloudInit bool
 
 	// Oldest is the first release the generator's command lines work
 	// with; a probed older one is refused at build. Newest is the latest

@@ -70,6 +70,9 @@ func (s *Spec) ApplyDefaults() {
 			fp.Proto = "tcp"
 		}
 	}
+	if c := s.CloudInit; c != nil && c.Hostname == "" {
+		c.Hostname = s.Name
+	}
 	if s.Qemu.Machine == "" {
 		s.Qemu.Machine = DefaultMachine
 	}

@@ -76,4 +76,5 @@ var defaulted = map[string]string{
 	"forwardPorts.from":    `"host"`,
 	"forwardPorts.proto":   `"tcp"`,
 	"qemu.machine":         fmt.Sprintf("%q", DefaultMachine),
+	"cloudInit.hostname":   "the VM name",
 }

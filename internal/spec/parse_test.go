@@ -147,26 +147,63 @@ func TestParseFull(t *testing.T) {
 		Kvmtool:         ExtraArgs{ExtraArgs: []string{"--kvmtool"}},
 		Stratovirt:      ExtraArgs{ExtraArgs: []string{"--stratovirt"}},
 		Alioth:          ExtraArgs{ExtraArgs: []string{"--alioth"}},
+		CloudInit: &CloudInit{
+			UserDataFile:      "user-data.yaml",
+			SSHAuthorizedKeys: []string{testKey},
+			Hostname:          "full-1.example.org",
+			NetworkConfig:     "version: 2\nethernets:\n  eth0:\n    dhcp4: true\n",
+		},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("full.toml (-want +got):\n%s", diff)
 	}
 }
 
-// TestFullUsesEveryKey keeps full.toml complete: a field added to Spec
-// must be added there, so decoding it is tested.
-func TestFullUsesEveryKey(t *testing.T) {
-	data, err := os.ReadFile("testdata/good/full.toml")
+const testKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@host"
+
+// TestParseCloudInit covers the other half of [cloudInit]: inline
+// user-data, a network config file, and the hostname's default.
+func TestParseCloudInit(t *testing.T) {
+	got, err := Parse("testdata/good/cloud-init.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &CloudInit{
+		UserData:          "#cloud-config\npackages: [htop]\n",
+		NetworkConfigFile: "network.yaml",
+		Hostname:          "cloud-init",
+	}
+	if diff := cmp.Diff(want, got.CloudInit); diff != "" {
+		t.Errorf("cloud-init.toml (-want +got):\n%s", diff)
+	}
+	got.ResolvePaths("/specs")
+	if got.CloudInit.NetworkConfigFile != "/specs/network.yaml" {
+		t.Errorf("networkConfigFile resolved to %q", got.CloudInit.NetworkConfigFile)
+	}
+}
+
+// TestGoodUsesEveryKey keeps the good specs complete: a field added to
+// Spec must be set in full.toml, or in another good file where it
+// excludes one set there (userData and userDataFile), so decoding it is
+// tested.
+func TestGoodUsesEveryKey(t *testing.T) {
+	files, err := filepath.Glob("testdata/good/*.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	written := map[string]bool{}
-	for _, path := range tomlfile.IndexKeys(data).Paths() {
-		written[tomlfile.KeyOnly(path)] = true
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range tomlfile.IndexKeys(data).Paths() {
+			written[tomlfile.KeyOnly(path)] = true
+		}
 	}
 	for _, key := range tomlKeys(reflect.TypeFor[Spec](), "") {
 		if !written[key] {
-			t.Errorf("full.toml does not set %q", key)
+			t.Errorf("no file in testdata/good sets %q", key)
 		}
 	}
 }
@@ -180,7 +217,7 @@ func tomlKeys(t reflect.Type, prefix string) []string {
 			continue
 		}
 		ft := f.Type
-		if ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct {
+		if (ft.Kind() == reflect.Slice || ft.Kind() == reflect.Pointer) && ft.Elem().Kind() == reflect.Struct {
 			ft = ft.Elem()
 		}
 		if ft.Kind() == reflect.Struct {

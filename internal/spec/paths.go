@@ -2,13 +2,18 @@ package spec
 
 import "path/filepath"
 
-// ResolvePaths makes kernel and initrd absolute against specDir, the spec
-// file's directory, so the spec no longer depends on where it was read.
+// ResolvePaths makes kernel, initrd and cloud-init's files absolute
+// against specDir, the spec file's directory, so the spec no longer
+// depends on where it was read.
 // Sockets, volume images and share sources stay relative: they resolve
 // against the VM directory at run time, as in microvm.nix.
 func (s *Spec) ResolvePaths(specDir string) {
 	s.Kernel = resolve(specDir, s.Kernel)
 	s.Initrd = resolve(specDir, s.Initrd)
+	if c := s.CloudInit; c != nil {
+		c.UserDataFile = resolve(specDir, c.UserDataFile)
+		c.NetworkConfigFile = resolve(specDir, c.NetworkConfigFile)
+	}
 }
 
 // InputFile is a file whose content is part of the runner's version

@@ -34,6 +34,10 @@ type Spec struct {
 	Devices      []Device      `toml:"devices"`
 	Vsock        Vsock         `toml:"vsock"`
 	ForwardPorts []ForwardPort `toml:"forwardPorts"`
+	// CloudInit is nil without a [cloudInit] section. Left out of the
+	// JSON (the runner's identity) when nil, so that specs without one
+	// keep the identity they had before the section existed.
+	CloudInit *CloudInit `toml:"cloudInit" json:",omitempty"`
 
 	Qemu            QemuOptions `toml:"qemu"`
 	CloudHypervisor ExtraArgs   `toml:"cloud-hypervisor"`
@@ -111,6 +115,25 @@ type ForwardPort struct {
 type Endpoint struct {
 	Address string `toml:"address"`
 	Port    int    `toml:"port"`
+}
+
+// CloudInit is the guest's cloud-init NoCloud seed. The host builds it
+// at every start, writes it into the VM directory readable only by root
+// and the VM group, and attaches it as a read-only disk labelled cidata;
+// its content never enters the runner package, which anyone can read.
+type CloudInit struct {
+	// UserData is the user-data itself, UserDataFile a file holding it
+	// (relative to the spec file's directory); at most one is set.
+	UserData     string `toml:"userData"`
+	UserDataFile string `toml:"userDataFile"`
+	// SSHAuthorizedKeys are added to #cloud-config user-data's
+	// ssh_authorized_keys (cloudinit.MergeKeys states the rule).
+	SSHAuthorizedKeys []string `toml:"sshAuthorizedKeys"`
+	Hostname          string   `toml:"hostname"` // default: the VM name
+	// NetworkConfig is a network config version 2 document,
+	// NetworkConfigFile a file holding one; at most one is set.
+	NetworkConfig     string `toml:"networkConfig"`
+	NetworkConfigFile string `toml:"networkConfigFile"`
 }
 
 // ExtraArgs are arguments appended to a hypervisor's command line.

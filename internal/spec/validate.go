@@ -49,6 +49,7 @@ func (s *Spec) Validate() error {
 	s.validateVolumes(&errs)
 	s.validateDevices(&errs)
 	s.validateForwardPorts(&errs)
+	s.validateCloudInit(&errs)
 	return errs.join()
 }
 

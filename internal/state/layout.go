@@ -19,6 +19,9 @@ const (
 	SourceFile   = "source.json" // any other source: see Source
 	ToplevelLink = "toplevel"    // marks a fully declarative VM; update refuses it
 	ProcessFile  = "process"     // pid and start time of the running hypervisor
+	// SeedFile is the cloud-init seed the host builds at every start of a
+	// runner that has one (root:GROUP 0640: user-data can hold secrets).
+	SeedFile = "cidata.iso"
 )
 
 // Entries of the state directory itself. They start with a dot, which no

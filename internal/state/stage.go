@@ -74,6 +74,11 @@ func stagingPrefix(name string) string { return stagingVMPrefix + name + "." }
 
 const stagingVMPrefix = "vm-"
 
+// StagingPrefix starts the names that work for name may use in TmpDir
+// (e.g. the cloud-init seed being written): what an interrupted command
+// left there is removed with the VM's other staging entries.
+func StagingPrefix(name string) string { return stagingPrefix(name) }
+
 // removeStaging deletes what interrupted commands on name left in TmpDir.
 // Only the lock holder calls it, so nobody else is using those entries.
 func (d *Dir) removeStaging(name string) error {

@@ -27,6 +27,7 @@ const DefaultTimeout = 150 * time.Second
 var Names = []string{
 	"microvm@.service",
 	"microvm-set-booted@.service",
+	"microvm-cloud-init@.service",
 	"microvm-tap-interfaces@.service",
 	"microvm-macvtap-interfaces@.service",
 	"microvm-pci-devices@.service",

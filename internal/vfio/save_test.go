@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -82,4 +83,22 @@ func TestRestoreAfterCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantState(t, k, nic, "e1000e", "(null)")
+}
+
+// TestParseBindingsRefusesDriverPaths: Restore writes recorded driver
+// names into sysfs paths as root; "../../x" would lead out of
+// /sys/bus/pci/drivers.
+func TestParseBindingsRefusesDriverPaths(t *testing.T) {
+	for _, data := range []string{
+		`[{"addr":"0000:00:1f.0","prev_driver":"../../../../etc"}]`,
+		`[{"addr":"0000:00:1f.0","prev_driver":"e1000e","prev_override":"a/b"}]`,
+		`[{"addr":"0000:00:1f.0","prev_driver":".."}]`,
+	} {
+		if _, err := ParseBindings([]byte(data), "rec"); err == nil || !strings.Contains(err.Error(), "is not a driver name") {
+			t.Errorf("%s: %v; want a refusal", data, err)
+		}
+	}
+	if _, err := ParseBindings([]byte(`[{"addr":"0000:00:1f.0","prev_driver":"e1000e"}]`), "rec"); err != nil {
+		t.Errorf("a plain driver name: %v", err)
+	}
 }

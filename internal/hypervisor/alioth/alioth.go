@@ -54,6 +54,8 @@ func (Generator) Caps() hypervisor.Caps {
 		Balloon:        true,
 		Oldest:         hypervisor.V(0, 8),
 		Newest:         hypervisor.V(0, 12),
+		// The cloud-init seed is a --blk with readonly=true.
+		CloudInit: true,
 	}
 }
 
@@ -100,7 +102,7 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 	argv = append(argv,
 		"-c", strings.Join(append([]string{console, cmdlineSuffix}, s.KernelParams...), " "),
 		"--entropy")
-	for _, v := range s.Volumes {
+	for _, v := range hypervisor.Disks(s) {
 		// Fixed: microvm.nix wrote readOnly=, a key BlkFileSpec does not
 		// have (alioth/src/virtio/dev/blk.rs), so read-only volumes were
 		// not. Alioth has no O_DIRECT option; direct only tunes the host

@@ -57,6 +57,7 @@ func TestCaps(t *testing.T) {
 		Balloon:        true, // --balloon (§4.1 throws)
 		Oldest:         hypervisor.V(0, 8),
 		Newest:         hypervisor.V(0, 12),
+		CloudInit:      true, // a read-only raw disk
 	}
 	if diff := cmp.Diff(want, alioth.Generator{}.Caps()); diff != "" {
 		t.Errorf("Caps differ from reference §4.1 (-want +got):\n%s", diff)

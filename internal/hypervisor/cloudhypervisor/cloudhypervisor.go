@@ -48,6 +48,8 @@ func (Generator) Caps() hypervisor.Caps {
 		HotplugMem:       true,
 		Oldest:           oldest,
 		Newest:           newest,
+		// The cloud-init seed is a --disk with readonly=on.
+		CloudInit: true,
 	}
 }
 

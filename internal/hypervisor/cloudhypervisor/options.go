@@ -53,7 +53,8 @@ var imageTypeSince = hypervisor.V(50, 1)
 // DiskConfig::parse): the key follows the probed release, and the runner
 // records which side of 50.1 it was made for.
 func disks(s *spec.Spec, release hypervisor.Version) ([]string, hypervisor.Versions) {
-	if len(s.Volumes) == 0 {
+	vols := hypervisor.Disks(s)
+	if len(vols) == 0 {
 		return nil, hypervisor.Versions{}
 	}
 	imageType, requires := "image_type=raw", hypervisor.Versions{Min: imageTypeSince}
@@ -61,7 +62,7 @@ func disks(s *spec.Spec, release hypervisor.Version) ([]string, hypervisor.Versi
 		// Read-only volumes never write sector 0: only writable ones
 		// make the runner wrong on 50.1 and later.
 		imageType, requires = "", hypervisor.Versions{}
-		if slices.ContainsFunc(s.Volumes, func(v spec.Volume) bool { return !v.ReadOnly }) {
+		if slices.ContainsFunc(vols, func(v spec.Volume) bool { return !v.ReadOnly }) {
 			requires.Below = imageTypeSince
 		}
 	}
@@ -70,7 +71,7 @@ func disks(s *spec.Spec, release hypervisor.Version) ([]string, hypervisor.Versi
 		queues = "num_queues=" + strconv.Itoa(s.Vcpu)
 	}
 	var out []string
-	for _, v := range s.Volumes {
+	for _, v := range vols {
 		serial := ""
 		if v.Serial != "" {
 			// At most 20 bytes (DiskConfig::validate), checked by

@@ -51,6 +51,8 @@ func (Generator) Caps() hypervisor.Caps {
 		PCI:              true,
 		Vsock:            true,
 		Balloon:          true,
+		// The cloud-init seed is a --block with ro=true.
+		CloudInit: true,
 	}
 }
 
@@ -90,7 +92,7 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 	if socket != "" {
 		argv = append(argv, "-s", socket)
 	}
-	for _, v := range s.Volumes {
+	for _, v := range hypervisor.Disks(s) {
 		// o_direct is the name the crosvm book documents
 		// (docs/book/src/devices/block.md); newer crosvm calls it
 		// direct and keeps o_direct as an alias.

@@ -55,6 +55,7 @@ func TestCaps(t *testing.T) {
 		PCI:              true,
 		Vsock:            true, // --vsock CID
 		Balloon:          true,
+		CloudInit:        true, // a read-only raw disk
 	}
 	if diff := cmp.Diff(want, crosvm.Generator{}.Caps()); diff != "" {
 		t.Errorf("Caps differ from reference §4.1 (-want +got):\n%s", diff)

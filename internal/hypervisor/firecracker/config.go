@@ -96,7 +96,7 @@ func config(s *spec.Spec, f hypervisor.Facts) ([]byte, error) {
 		},
 		NetworkInterfaces: []netIface{},
 	}
-	for i, v := range s.Volumes {
+	for i, v := range hypervisor.Disks(s) {
 		// The guest sees the drives as vda, vdb, … in this order.
 		// microvm.nix uses the image path as drive_id, but API resource
 		// ids may only hold alphanumerics and '_'. Serial and direct

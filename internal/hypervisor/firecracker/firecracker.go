@@ -35,6 +35,9 @@ func (Generator) Caps() hypervisor.Caps {
 		Vsock:            true,
 		Oldest:           hypervisor.V(1, 0),
 		Newest:           hypervisor.V(1, 16),
+		// The cloud-init seed is a drive with is_read_only (raw images
+		// only, which the seed is).
+		CloudInit: true,
 	}
 }
 
@@ -67,7 +70,7 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 	if s.Vsock.CID != 0 {
 		cmd.RemoveBeforeStart = append(cmd.RemoveBeforeStart, vsockSocket(s))
 	}
-	if len(s.Volumes) > 0 && !f.IOUring {
+	if len(hypervisor.Disks(s)) > 0 && !f.IOUring {
 		cmd.Notes = append(cmd.Notes, "the host offers no io_uring (firecracker's Async block engine needs Linux 5.10.51 or later, with io_uring not disabled): volumes use the slower Sync engine")
 	}
 	if f.Arch == "x86_64" {
@@ -97,8 +100,8 @@ func check(s *spec.Spec, f hypervisor.Facts) error {
 		return fmt.Errorf("hotplugMem: %w", hypervisor.ErrUnsupported)
 	case len(s.ForwardPorts) > 0:
 		return fmt.Errorf("forwardPorts: %w", hypervisor.ErrUnsupported)
-	case len(s.Volumes) > 26:
-		return fmt.Errorf("%d volumes: at most 26 (vda to vdz)", len(s.Volumes))
+	case len(hypervisor.Disks(s)) > 26:
+		return fmt.Errorf("%d disks: at most 26 (vda to vdz)", len(hypervisor.Disks(s)))
 	}
 	for _, i := range s.Interfaces {
 		if i.Type != "tap" {

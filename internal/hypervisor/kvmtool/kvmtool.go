@@ -46,6 +46,9 @@ func (Generator) Caps() hypervisor.Caps {
 		PCI:            true,
 		Vsock:          true,
 		Balloon:        true,
+		// The cloud-init seed is a -d with ro; it counts against
+		// maxDisks.
+		CloudInit: true,
 	}
 }
 
@@ -81,7 +84,7 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 	if s.Balloon {
 		argv = append(argv, "--balloon")
 	}
-	for _, v := range s.Volumes {
+	for _, v := range hypervisor.Disks(s) {
 		// The image path, not the literal word "image" that microvm.nix
 		// passed until May 2026 (its commit 9ddb425), when no volume
 		// attached.
@@ -188,8 +191,8 @@ func (g Generator) check(s *spec.Spec, f hypervisor.Facts) error {
 	if f.Arch != "x86_64" && f.Arch != "aarch64" {
 		refuse("", "on architecture %q", f.Arch)
 	}
-	if len(s.Volumes) > maxDisks {
-		refuse("volumes", "attaches at most %d disks, not %d", maxDisks, len(s.Volumes))
+	if n := len(hypervisor.Disks(s)); n > maxDisks {
+		refuse("volumes", "attaches at most %d disks, not %d%s", maxDisks, n, hypervisor.SeedNote(s))
 	}
 	if s.Initrd == "" && len(s.Volumes) == 0 {
 		// Without a disk or an initrd lkvm builds a root file system

@@ -28,6 +28,13 @@ func TestGolden(t *testing.T) {
 				s.Volumes = append(s.Volumes, spec.Volume{Image: img, Size: 16})
 			}
 		}},
+		// The seed is a fifth disk.
+		hvtest.Case{Name: "four-volumes-cloud-init", Spec: func(s *spec.Spec) {
+			for _, img := range []string{"a.img", "b.img", "c.img", "d.img"} {
+				s.Volumes = append(s.Volumes, spec.Volume{Image: img, Size: 16})
+			}
+			s.CloudInit = &spec.CloudInit{}
+		}},
 		hvtest.Case{Name: "shares-9p", Spec: func(s *spec.Spec) {
 			s.Shares = []spec.Share{
 				{Proto: "9p", Tag: "data", Source: "data", MountPoint: "/data"},
@@ -92,6 +99,7 @@ func TestCaps(t *testing.T) {
 		PCI:            true,
 		Vsock:          true,
 		Balloon:        true,
+		CloudInit:      true, // a read-only raw disk
 	}
 	if diff := cmp.Diff(want, kvmtool.Generator{}.Caps()); diff != "" {
 		t.Errorf("Caps differ from reference §4.1 (-want +got):\n%s", diff)

@@ -3,12 +3,15 @@ package qemu
 import (
 	"strconv"
 	"strings"
+
+	"github.com/microvm-host/microvm/internal/hypervisor"
 )
 
 // volumes attaches each volume as vda, vdb, … in spec order: there is no
-// store disk taking vda as in microvm.nix.
+// store disk taking vda as in microvm.nix. The cloud-init seed comes
+// last, as a read-only virtio-blk drive like a volume.
 func (p *plan) volumes() {
-	for i, v := range p.s.Volumes {
+	for i, v := range hypervisor.Disks(p.s) {
 		id := "vd" + string(rune('a'+i))
 		drive := "id=" + id + ",format=raw,file=" + optValue(v.Image) +
 			",if=none,aio=io_uring,discard=unmap"

@@ -37,6 +37,8 @@ func (Generator) Caps() hypervisor.Caps {
 		Balloon:          true,
 		User:             true,
 		ForwardPorts:     true,
+		// The cloud-init seed is a -drive with read-only=on.
+		CloudInit: true,
 	}
 }
 
@@ -137,8 +139,8 @@ func check(s *spec.Spec, f hypervisor.Facts) error {
 	if s.HotplugMem != 0 || (s.HotpluggedMem != nil && *s.HotpluggedMem != 0) {
 		return fmt.Errorf("hotplugMem: %w", hypervisor.ErrUnsupported)
 	}
-	if len(s.Volumes) > 26 {
-		return fmt.Errorf("%d volumes: at most 26 (vda to vdz)", len(s.Volumes))
+	if n := len(hypervisor.Disks(s)); n > 26 {
+		return fmt.Errorf("%d disks: at most 26 (vda to vdz)", n)
 	}
 	for _, sh := range s.Shares {
 		if sh.Proto != "virtiofs" && sh.Proto != "9p" {

@@ -89,6 +89,9 @@ func (Generator) Caps() hypervisor.Caps {
 		Balloon:        true,
 		Oldest:         oldest,
 		Newest:         newest,
+		// The cloud-init seed is a -drive with readonly=on; it counts
+		// against maxDisks.
+		CloudInit: true,
 	}
 }
 
@@ -167,7 +170,7 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 		argv = append(argv, "-device", "virtio-balloon-device,id=balloon0,deflate-on-oom="+
 			strconv.FormatBool(*s.DeflateOnOOM)+",free-page-reporting=true")
 	}
-	for i, v := range s.Volumes {
+	for i, v := range hypervisor.Disks(s) {
 		// Drive letters from a: there is no store disk.
 		id := "vd" + string(rune('a'+i))
 		argv = append(argv,
@@ -293,8 +296,8 @@ func (g Generator) check(s *spec.Spec, f hypervisor.Facts) error {
 	if s.Mem < minMem || s.Mem > maxMem {
 		refuse("mem", "takes %d MiB to %d MiB (512 GiB) of guest memory, not %d MiB", minMem, maxMem, s.Mem)
 	}
-	if len(s.Volumes) > maxDisks {
-		refuse("volumes", "attaches at most %d disks to its microvm machine, not %d", maxDisks, len(s.Volumes))
+	if n := len(hypervisor.Disks(s)); n > maxDisks {
+		refuse("volumes", "attaches at most %d disks to its microvm machine, not %d%s", maxDisks, n, hypervisor.SeedNote(s))
 	}
 	if len(s.Interfaces) > maxNICs {
 		refuse("interfaces", "attaches at most %d network interfaces to its microvm machine, not %d", maxNICs, len(s.Interfaces))

@@ -128,10 +128,11 @@ func TestCaps(t *testing.T) {
 		// §4.1 lists usb-host (it needs a PCI xHCI controller), ignores
 		// vsock (vhost-vsock-device works before 2.5.0) and throws for
 		// balloon (virtio-balloon-device works).
-		Vsock:   true,
-		Balloon: true,
-		Oldest:  hypervisor.V(2, 4),
-		Newest:  hypervisor.V(2, 5),
+		Vsock:     true,
+		Balloon:   true,
+		Oldest:    hypervisor.V(2, 4),
+		Newest:    hypervisor.V(2, 5),
+		CloudInit: true, // a read-only raw disk
 	}
 	if diff := cmp.Diff(want, stratovirt.Generator{}.Caps()); diff != "" {
 		t.Errorf("Caps differ from reference §4.1 (-want +got):\n%s", diff)

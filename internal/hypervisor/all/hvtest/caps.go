@@ -3,10 +3,12 @@ package hvtest
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/microvm-host/microvm/internal/hypervisor"
 	"github.com/microvm-host/microvm/internal/spec"
+	"github.com/microvm-host/microvm/internal/state"
 )
 
 // CheckCaps checks that g's Caps tell the truth about its Command on a
@@ -59,6 +61,7 @@ func CheckCaps(t *testing.T, g hypervisor.Generator, f hypervisor.Facts) {
 			s.ForwardPorts = []spec.ForwardPort{{Host: spec.Endpoint{Port: 2222}, Guest: spec.Endpoint{Port: 22}}}
 		}},
 		{"no control socket", !c.SocketRequired, func(s *spec.Spec) { s.Socket = new(string) }},
+		{"cloudInit", c.CloudInit, func(s *spec.Spec) { s.CloudInit = &spec.CloudInit{} }},
 	}
 	for _, ft := range features {
 		_, err := command(t, g, f, ft.change)
@@ -72,6 +75,12 @@ func CheckCaps(t *testing.T, g hypervisor.Generator, f hypervisor.Facts) {
 		}
 	}
 
+	if c.CloudInit {
+		cmd, err := command(t, g, f, func(s *spec.Spec) { s.CloudInit = &spec.CloudInit{} })
+		if err == nil && !names(cmd, state.SeedFile) {
+			t.Errorf("Caps.CloudInit, but the command line attaches no %s", state.SeedFile)
+		}
+	}
 	if c.GracefulShutdown && !c.ControlSocket {
 		t.Errorf("GracefulShutdown without ControlSocket")
 	}
@@ -100,6 +109,21 @@ func CheckCaps(t *testing.T, g hypervisor.Generator, f hypervisor.Facts) {
 			t.Errorf("MacvtapFDs = %v, Caps.MacvtapAsFds = %t", cmd.MacvtapFDs, c.MacvtapAsFds)
 		}
 	}
+}
+
+// names reports whether cmd's arguments or files mention name.
+func names(cmd *hypervisor.Command, name string) bool {
+	for _, a := range cmd.Argv {
+		if strings.Contains(a, name) {
+			return true
+		}
+	}
+	for _, f := range cmd.Files {
+		if strings.Contains(string(f.Content), name) {
+			return true
+		}
+	}
+	return false
 }
 
 // command runs g on a minimal spec changed by change; the result must be

@@ -48,6 +48,11 @@ func Standard() []Case {
 		}},
 		{Name: "vsock", Spec: func(s *spec.Spec) { s.Vsock.CID = 5 }},
 		{Name: "balloon", Spec: func(s *spec.Spec) { s.Balloon = true }},
+		// The seed follows the volumes, read-only (vdb here).
+		{Name: "cloud-init", Spec: func(s *spec.Spec) {
+			s.Volumes = []spec.Volume{{Image: "root.img", Size: 1024, MountPoint: "/"}}
+			s.CloudInit = &spec.CloudInit{UserData: "#cloud-config\n"}
+		}},
 	}
 }
 
