@@ -33,7 +33,9 @@ start/stop/restart/status verbs use on $MICROVM_RUNTIME_DIR/` + api.SocketName +
 restarts VMs by its restart policy. Each VM runs in a monitor process of
 its own session (microvm run --monitor), so VMs outlive the daemon: a
 restarted daemon re-adopts them, and cleans up after those that died
-meanwhile. SIGTERM/SIGINT stop all VMs in parallel, then the daemon.
+meanwhile. As root it brings up host.toml's managed networks and serves
+their DHCP. SIGTERM/SIGINT stop all VMs in parallel, then the daemon,
+which removes the networks no VM uses any more.
 Members of GROUP may read status; start, stop and restart are for root
 and host.toml's apiAdminGroup, never for the VM user.`,
 		Args: args(cobra.NoArgs),
@@ -89,6 +91,7 @@ func runDaemon(ctx context.Context, e *env) error {
 	if dm.ShutdownAs, err = e.shutdownCredential(); err != nil {
 		return err
 	}
+	dm.Addresses = vmAddresses(d)
 	gid := -1
 	if os.Geteuid() == 0 {
 		if g, err := user.LookupGroup(cfg.Group); err == nil {
@@ -120,9 +123,14 @@ func runDaemon(ctx context.Context, e *env) error {
 	defer stop()
 	vctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := dm.Start(vctx); err != nil {
+	stopNetworks, err := startNetworks(vctx, e, log)
+	if err != nil {
 		ln.Close()
 		return err
+	}
+	if err := dm.Start(vctx); err != nil {
+		ln.Close()
+		return errors.Join(err, stopNetworks())
 	}
 	srv := api.NewServer(api.Handler(dm, access, log), lim, log)
 	go func() {
@@ -136,7 +144,7 @@ func runDaemon(ctx context.Context, e *env) error {
 	err = dm.Shutdown(cfg.StopTimeout.Duration + supervisor.TermGrace + 5*time.Second)
 	srv.Close()
 	cancel()
-	return err
+	return errors.Join(err, stopNetworks())
 }
 
 // cleanupDead tears down after a VM whose monitor died: host preparation

@@ -22,7 +22,7 @@ import (
 func newHostCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "host",
-		Short: "Prepare the host for VMs (cloud-init seeds, taps, macvtaps, VFIO, virtiofsd, user)",
+		Short: "Prepare the host for VMs (cloud-init seeds, taps, macvtaps, VFIO, virtiofsd, networks, user)",
 	}
 	type stepVerb struct {
 		use, short string
@@ -67,7 +67,7 @@ func newHostCmd(e *env) *cobra.Command {
 		c.Flags().BoolVar(&builtin, "builtin", false, "do the step here even if the runner ships its own script")
 		cmd.AddCommand(c)
 	}
-	cmd.AddCommand(newHostVirtiofsdCmd(e), newHostInitCmd(e), newHostBootedCmd(e, true), newHostBootedCmd(e, false))
+	cmd.AddCommand(newHostVirtiofsdCmd(e), newHostInitCmd(e), newHostBootedCmd(e, true), newHostBootedCmd(e, false), newHostNetworkCmd(e))
 	return cmd
 }
 

@@ -3,12 +3,16 @@ package cli
 import (
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"github.com/microvm-host/microvm/internal/hostconfig"
 	"github.com/microvm-host/microvm/internal/hostnet"
 	"github.com/microvm-host/microvm/internal/hostprep"
+	"github.com/microvm-host/microvm/internal/runner"
+	"github.com/microvm-host/microvm/internal/state"
 	"github.com/microvm-host/microvm/internal/vfio"
 	"github.com/microvm-host/microvm/internal/virtiofsd"
+	"github.com/microvm-host/microvm/internal/vmnet"
 )
 
 // hostConfigPath is where the host configuration is read from.
@@ -67,6 +71,48 @@ func (e *env) prep() (*hostprep.Prep, error) {
 			return nil, err
 		}
 		p.VFIO = &vfio.Binder{Sys: "/sys", Dev: "/dev", Log: log, Owner: id.UID, Group: id.GID}
+		if len(cfg.Network) > 0 {
+			p.Networks = e.networks(p.Net, log)
+		}
 	}
 	return p, nil
+}
+
+// resolvConf is where managed networks find the host's DNS servers.
+const resolvConf = "/etc/resolv.conf"
+
+// networks is the managed networks of the loaded host.toml
+// ([network.NAME]) on net, the host's netns.
+func (e *env) networks(net *hostnet.Host, log *slog.Logger) *vmnet.Manager {
+	return &vmnet.Manager{
+		Net: net, Networks: e.cfg.Network,
+		Leases:     filepath.Join(e.stateRoot, state.NetworksDir),
+		Runtime:    state.RuntimeDir(),
+		ResolvConf: resolvConf,
+		Log:        log,
+	}
+}
+
+// vmAddresses fills status's addresses from the leases of the managed
+// networks the VM's runner (booted, else current) joins.
+func vmAddresses(d *state.Dir) func(vm state.VM) []string {
+	leases := filepath.Join(d.Root, state.NetworksDir)
+	return func(vm state.VM) []string {
+		dir := vm.Booted
+		if dir == "" {
+			dir = vm.Current
+		}
+		if dir == "" {
+			return nil
+		}
+		dir, err := checkTrusted(d, dir)
+		if err != nil {
+			return nil
+		}
+		r, err := runner.Load(dir)
+		if err != nil {
+			return nil
+		}
+		return vmnet.Addresses(leases, r)
+	}
 }

@@ -52,6 +52,8 @@ to it (microvm console NAME) and detach again with Ctrl-].`,
 			if err != nil {
 				return err
 			}
+			// In the foreground nobody else may serve the VM's network.
+			prep.ServeDHCP = !monitored
 			var mon *monitor
 			if monitored {
 				d, err := e.state()

@@ -77,12 +77,14 @@ func newStatusCmd(e *env) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status [NAME...] [--json]",
-		Short: "Show what runs: state, pid, restarts, last exit",
+		Short: "Show what runs: state, pid, restarts, address, last exit",
 		Long: `Show each VM's state: stopped, starting, running, stopping, failed
 (crash loop; start it by hand) or broken (booted, but nothing runs). With a
 daemon it also knows restarts; without one the state comes from the state
 directory alone. The last exit, with the console's last lines when that
-run failed, comes from the daemon or from the record microvm run left.`,
+run failed, comes from the daemon or from the record microvm run left.
+ADDRESS is the guest's address on managed networks (host.toml
+[network.NAME]), from their DHCP leases.`,
 		RunE: func(cmd *cobra.Command, names []string) error {
 			if err := checkNames(names); err != nil {
 				return err
@@ -103,7 +105,7 @@ run failed, comes from the daemon or from the record microvm run left.`,
 				return errors.Join(enc.Encode(sts), unknown)
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tSTATE\tPID\tRESTARTS\tSINCE\tLAST EXIT")
+			fmt.Fprintln(tw, "NAME\tSTATE\tPID\tRESTARTS\tSINCE\tADDRESS\tLAST EXIT")
 			for _, s := range sts {
 				pid, since := "-", "-"
 				if s.PID > 0 {
@@ -112,7 +114,11 @@ run failed, comes from the daemon or from the record microvm run left.`,
 				if !s.Since.IsZero() {
 					since = time.Since(s.Since).Round(time.Second).String()
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.Name, s.State, pid, s.Restarts, since, lastExitCell(s))
+				addr := "-"
+				if len(s.Addresses) > 0 {
+					addr = strings.Join(s.Addresses, ",")
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, s.State, pid, s.Restarts, since, addr, lastExitCell(s))
 			}
 			return errors.Join(tw.Flush(), printDetails(e.stdout, sts), unknown)
 		},
@@ -167,7 +173,7 @@ func statuses(ctx context.Context, e *env) ([]supervisor.Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	dm := &supervisor.Daemon{State: d, Runtime: state.RuntimeDir()}
+	dm := &supervisor.Daemon{State: d, Runtime: state.RuntimeDir(), Addresses: vmAddresses(d)}
 	sts, err := dm.Statuses()
 	if err != nil {
 		return nil, err

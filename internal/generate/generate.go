@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/microvm-host/microvm/internal/hypervisor"
 	"github.com/microvm-host/microvm/internal/runner"
@@ -96,6 +97,9 @@ func addInterfaces(p *runner.Package, s *spec.Spec) {
 		switch i.Type {
 		case "tap":
 			p.Taps = append(p.Taps, i.ID)
+			if i.Network != "" {
+				p.TapNetworks = append(p.TapNetworks, runner.TapNetwork{ID: i.ID, Network: i.Network, MAC: strings.ToLower(i.MAC)})
+			}
 		case "macvtap":
 			p.Macvtaps = append(p.Macvtaps, runner.Macvtap{ID: i.ID, MAC: i.MAC, Link: i.Macvtap.Link, Mode: i.Macvtap.Mode})
 		}

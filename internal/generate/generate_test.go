@@ -2,6 +2,7 @@ package generate
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -221,5 +222,49 @@ macvtap = { link = "eth0", mode = "bridge" }
 	}
 	if run := scriptOf(p, "microvm-run"); strings.Contains(run, "--ensure-tty") {
 		t.Errorf("crosvm needs no terminal, but:\n%s", run)
+	}
+}
+
+// TestTapNetworks: a tap naming a network is listed in tap-networks with
+// its MAC (lowercase, as the DHCP server compares it); the others are
+// not. A spec without networks hashes as before networks existed, so
+// runners built then are not outdated by this field.
+func TestTapNetworks(t *testing.T) {
+	s, path := parse(t, `
+[[interfaces]]
+type = "tap"
+id = "vm-nat"
+mac = "02:00:00:00:00:AB"
+network = "default"
+[[interfaces]]
+type = "tap"
+id = "vm-plain"
+mac = "02:00:00:00:00:02"
+`)
+	p, err := Runner(t.Context(), s, Options{SpecPath: path, Microvm: "/usr/bin/microvm", Generator: qemu.Generator{}, Facts: facts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []runner.TapNetwork{{ID: "vm-nat", Network: "default", MAC: "02:00:00:00:00:ab"}}
+	if len(p.TapNetworks) != 1 || p.TapNetworks[0] != want[0] {
+		t.Errorf("TapNetworks = %+v; want %+v", p.TapNetworks, want)
+	}
+	dir := filepath.Join(t.TempDir(), "runner")
+	if err := runner.Write(dir, p); err != nil {
+		t.Fatal(err)
+	}
+	r, err := runner.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.NetworkOf("vm-nat") != "default" || r.NetworkOf("vm-plain") != "" {
+		t.Errorf("loaded TapNetworks = %+v", r.TapNetworks)
+	}
+	b, err := json.Marshal(spec.Interface{Type: "tap", ID: "x", MAC: "02:00:00:00:00:01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "Network") {
+		t.Errorf("an interface without a network hashes as %s; want no Network key, so identities stay", b)
 	}
 }

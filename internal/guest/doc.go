@@ -8,12 +8,14 @@
 //	microvm.share=TAG:MOUNTPOINT:PROTO     PROTO virtiofs or 9p; repeatable
 //	microvm.volume=DEV:MOUNTPOINT[:FSTYPE] e.g. /dev/vda:/data:ext4; repeatable
 //	microvm.ip=IFACE:ADDR/PREFIX           e.g. eth0:10.0.2.15/24; repeatable
+//	microvm.dhcp=IFACE                     address and default route by DHCP
+//	                                       (busybox udhcpc); repeatable
 //	microvm.test-write=FILE                append "boot" to FILE, print boots=N
 //
 // and reports on the console (ttyS0), one line each:
 //
 //	microvm-guest: mounted TAG at MOUNTPOINT
-//	microvm-guest: address ADDR/PREFIX on IFACE
+//	microvm-guest: address ADDR/PREFIX on IFACE   (static or from DHCP)
 //	microvm-guest: boots=N
 //	microvm-guest: error: WHAT             then no ready line
 //	microvm-guest: ready                   ReadyLine

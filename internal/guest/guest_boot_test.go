@@ -109,3 +109,16 @@ func TestBootNetwork(t *testing.T) {
 		t.Errorf("console lacks %q", want)
 	}
 }
+
+// TestBootDHCP: with microvm.dhcp the guest asks for its address; qemu's
+// user networking answers with 10.0.2.15 (the managed network's own DHCP
+// is booted against in the CLI's boot_network script).
+func TestBootDHCP(t *testing.T) {
+	h := needBoot(t)
+	m := h.boot(t, "microvm.dhcp=eth0",
+		"-netdev", "user,id=n0", "-device", "virtio-net-device,netdev=n0")
+	waitReady(t, m)
+	if want := "microvm-guest: address 10.0.2.15/24 on eth0"; !strings.Contains(m.console(), want) {
+		t.Errorf("console lacks %q:\n%s", want, m.console())
+	}
+}

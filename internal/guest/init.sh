@@ -9,7 +9,7 @@
 # Lines starting with "microvm-guest: " on the console are the contract
 # with the host: "mounted TAG at MP", "address ADDR on IFACE", "boots=N",
 # "cidata on DEV", "error: ...", then "ready" only if nothing failed, and
-# "powering off".
+# "powering off". udhcpc calls it too, with its events (microvm.dhcp).
 
 say() { echo "microvm-guest: $*" > /dev/console; }
 
@@ -77,6 +77,22 @@ address() {
 	say "address $f2 on $f1"
 }
 
+# dhcp IFACE asks the network's DHCP server for an address; udhcpc calls
+# /init back with "bound". -q: once bound it exits and the address stays
+# (a managed network keeps it reserved for the guest's MAC anyway).
+dhcp() {
+	udhcpc -i "$1" -n -q -t 10 -T 1 -s /init > /dev/null 2>&1 || fail "no DHCP lease on $1"
+}
+
+# dhcp_bound configures what udhcpc got: $interface, $ip, $mask (the
+# prefix length), $router.
+dhcp_bound() {
+	ip addr flush dev "$interface"
+	ip addr add "$ip/$mask" dev "$interface" || exit 1
+	[ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
+	say "address $ip/$mask on $interface"
+}
+
 # test_write FILE appends a line per boot, so a host test can tell a
 # fresh volume from one that kept its data.
 test_write() {
@@ -117,6 +133,7 @@ setup() {
 		microvm.share=*) share "${arg#*=}" ;;
 		microvm.volume=*) volume "${arg#*=}" ;;
 		microvm.ip=*) address "${arg#*=}" ;;
+		microvm.dhcp=*) dhcp "${arg#*=}" ;;
 		esac
 	done
 	# Test writes go last: they may target any of the mounts above.
@@ -156,6 +173,10 @@ setup) setup ;;
 # shutdown is what busybox init runs for "poweroff" or "reboot" inside the
 # guest; the VM ends either way.
 poweroff | shutdown) power_off ;;
+# udhcpc's events (microvm.dhcp).
+bound | renew) dhcp_bound ;;
+deconfig) ip addr flush dev "$interface" ;;
+leasefail | nak) ;;
 *)
 	echo "usage: /init setup|poweroff|shutdown" >&2
 	exit 2

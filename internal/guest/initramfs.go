@@ -38,7 +38,7 @@ const acpiHandler = "#!/bin/sh\nexec /init poweroff\n"
 var applets = []string{
 	"acpid", "cat", "dmesg", "echo", "findfs", "grep", "init", "insmod", "ip", "kill",
 	"ls", "lsmod", "mkdir", "mount", "poweroff", "ps", "reboot", "sh", "sleep",
-	"sync", "umount", "usleep", "wc",
+	"sync", "udhcpc", "umount", "usleep", "wc",
 }
 
 // Options says what goes into the initramfs.

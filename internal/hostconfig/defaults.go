@@ -31,6 +31,7 @@ func (c *Config) applyDefaults(path string) {
 	if c.StopTimeout.Duration == 0 {
 		c.StopTimeout.Duration = DefaultStopTimeout
 	}
+	c.networkDefaults()
 	// Relative sources are relative to this file, not to wherever the
 	// daemon runs (microvm.nix #538 for relative flake paths).
 	for name, vm := range c.VM {

@@ -5,6 +5,7 @@
 package hostconfig
 
 import (
+	"fmt"
 	"sort"
 	"time"
 
@@ -54,6 +55,8 @@ type Config struct {
 	APIAdminGroup string `toml:"apiAdminGroup"`
 	// VM holds per-VM settings by name.
 	VM map[string]VM `toml:"vm"`
+	// Network holds the managed networks by name (see Network).
+	Network map[string]Network `toml:"network"`
 
 	// file and keys locate the settings in the file for Check's errors;
 	// keys is nil when there was no file.
@@ -63,7 +66,9 @@ type Config struct {
 
 // VM is the per-VM part of the host configuration.
 type VM struct {
-	Bridge      *string  `toml:"bridge"` // overrides Config.Bridge; "" for none
+	// Bridge overrides Config.Bridge and the bridge of the networks the
+	// VM's taps name; "" attaches none.
+	Bridge      *string  `toml:"bridge"`
 	StopTimeout Duration `toml:"stopTimeout"`
 	// Source makes the VM declarative (microvm.nix's microvm.vms.NAME):
 	// the daemon creates it from Source when it does not exist, and never
@@ -91,10 +96,31 @@ func (c *Config) StopTimeoutFor(name string) time.Duration {
 	return c.StopTimeout.Duration
 }
 
-// BridgeFor is the bridge the taps of the VM name are attached to.
+// BridgeFor is the bridge the taps of the VM name are attached to when
+// they name no network.
 func (c *Config) BridgeFor(name string) string {
 	if vm, ok := c.VM[name]; ok && vm.Bridge != nil {
 		return *vm.Bridge
 	}
 	return c.Bridge
+}
+
+// TapBridge is the bridge a tap of the VM name is attached to, by
+// precedence: the VM's own bridge in host.toml ([vm.NAME] bridge, the
+// host's wiring overrides what the runner asks for), the bridge of the
+// network the tap names, then the host's bridge. A tap naming a network
+// this host does not configure is an error, unless [vm.NAME] bridge says
+// where it goes instead.
+func (c *Config) TapBridge(vm, network string) (string, error) {
+	if v, ok := c.VM[vm]; ok && v.Bridge != nil {
+		return *v.Bridge, nil
+	}
+	if network == "" {
+		return c.Bridge, nil
+	}
+	n, ok := c.Network[network]
+	if !ok {
+		return "", fmt.Errorf("network %q is not configured on this host; add [network.%s] to %s (see the README, \"Default network\"), or set [vm.%s] bridge", network, network, c.file, vm)
+	}
+	return n.Bridge, nil
 }

@@ -93,6 +93,7 @@ func (c *Config) validate(unknown error) error {
 		}
 		p.duration(key+".stopTimeout", vm.StopTimeout, "150s")
 	}
+	c.validateNetworks(&p)
 	return p.join()
 }
 

@@ -74,6 +74,10 @@ func TestLoadFull(t *testing.T) {
 			"web": {Bridge: &none, StopTimeout: dur(90 * time.Second), Source: "testdata/good/web.toml"},
 			"db":  {Bridge: ptr("br-db"), Source: "/srv/db"},
 		},
+		Network: map[string]Network{
+			"default": {Bridge: "microvm9", Address: "10.99.0.1/24", NAT: ptr(false), DHCP: ptr(false), DNS: &[]string{"192.0.2.53"}},
+			"lab":     {Bridge: "mvlab", Address: "172.20.0.1/16"},
+		},
 	}
 	if diff := cmp.Diff(want, got, durations, cmpopts.IgnoreUnexported(Config{})); diff != "" {
 		t.Errorf("full.toml (-want +got):\n%s", diff)
@@ -104,13 +108,18 @@ func TestFullUsesEveryKey(t *testing.T) {
 		written[tomlfile.KeyOnly(path)] = true
 	}
 	for f := range reflect.TypeFor[Config]().Fields() {
-		if key := f.Tag.Get("toml"); key != "" && key != "vm" && !written[key] {
+		if key := f.Tag.Get("toml"); key != "" && key != "vm" && key != "network" && !written[key] {
 			t.Errorf("full.toml does not set %q", key)
 		}
 	}
 	for f := range reflect.TypeFor[VM]().Fields() {
 		if key := f.Tag.Get("toml"); !written["vm.web."+key] {
 			t.Errorf("full.toml does not set [vm.web] %q", key)
+		}
+	}
+	for f := range reflect.TypeFor[Network]().Fields() {
+		if key := f.Tag.Get("toml"); key != "" && !written["network.default."+key] {
+			t.Errorf("full.toml does not set [network.default] %q", key)
 		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/microvm-host/microvm/internal/runner"
 	"github.com/microvm-host/microvm/internal/vfio"
 	"github.com/microvm-host/microvm/internal/virtiofsd"
+	"github.com/microvm-host/microvm/internal/vmnet"
 )
 
 // VFIOFile is where Setup records the drivers it took PCI devices from,
@@ -39,9 +40,17 @@ type Prep struct {
 	Config    *hostconfig.Config
 	ID        Identity
 	Log       *slog.Logger
+	// Networks brings up the managed networks taps join; nil where there
+	// are none or they cannot work (not root).
+	Networks *vmnet.Manager
+	// ServeDHCP makes Setup serve the DHCP of the VM's networks while
+	// nobody else does: set by a foreground `microvm run`, whose VM
+	// would otherwise get no address without a daemon.
+	ServeDHCP bool
 
 	mu     sync.Mutex
-	fleets map[string]*fleet // by VM directory
+	fleets map[string]*fleet      // by VM directory
+	dhcp   map[string]*dhcpServer // by VM directory
 }
 
 // Setup prepares everything the runner r needs to start in vmDir, all or
@@ -105,6 +114,7 @@ func (p *Prep) steps() []step {
 	return []step{
 		{"cloud-init seed", p.SeedUp, p.SeedDown},
 		{"taps", p.TapUp, p.TapDown},
+		{"dhcp", p.DHCPStart, p.DHCPStop},
 		{"macvtaps", p.MacvtapUp, p.MacvtapDown},
 		{"pci devices", p.PCISetup, p.PCITeardown},
 		{"virtiofsd", p.VirtiofsdStart, p.VirtiofsdStop},

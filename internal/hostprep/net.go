@@ -3,6 +3,7 @@ package hostprep
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/microvm-host/microvm/internal/hostnet"
 	"github.com/microvm-host/microvm/internal/runner"
@@ -25,11 +26,18 @@ func (p *Prep) TapUp(ctx context.Context, vm, vmDir string, r *runner.Runner) er
 	}
 	taps := make([]hostnet.Tap, 0, len(r.Taps))
 	for _, name := range r.Taps {
+		bridge, err := p.Config.TapBridge(vm, r.NetworkOf(name))
+		if err != nil {
+			return fmt.Errorf("tap %q: %w", name, err)
+		}
 		taps = append(taps, hostnet.Tap{
 			Name: name, Owner: p.ID.UID, Group: p.ID.GID,
 			VnetHdr: r.TapFlags.VnetHdr, MultiQueue: r.TapFlags.MultiQueue,
-			Bridge: p.Config.BridgeFor(vm),
+			Bridge: bridge,
 		})
+	}
+	if err := p.networksUp(vm, r); err != nil {
+		return err
 	}
 	return p.Net.SetupTaps(vm, taps)
 }

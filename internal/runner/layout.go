@@ -20,8 +20,12 @@ const (
 	TapInterfacesFile     = "share/microvm/tap-interfaces"
 	TapFlagsFile          = "share/microvm/tap-flags"
 	MacvtapInterfacesFile = "share/microvm/macvtap-interfaces"
-	PCIDevicesFile        = "share/microvm/pci-devices"
-	USBDevicesFile        = "share/microvm/usb-devices"
+	// TapNetworksFile is microvm's own addition: `id network mac` per
+	// line for taps that join a managed network (host.toml
+	// [network.NAME]). Hosts that do not know it only create the taps.
+	TapNetworksFile = "share/microvm/tap-networks"
+	PCIDevicesFile  = "share/microvm/pci-devices"
+	USBDevicesFile  = "share/microvm/usb-devices"
 	// VirtiofsDir holds one directory per share, named by its tag, each
 	// with the files "source" and "socket".
 	VirtiofsDir = "share/microvm/virtiofs"

@@ -136,3 +136,28 @@ func (l *loader) tapFlags(r *Runner) (multiQueueLine int, present bool) {
 	}
 	return multiQueueLine, f == lookupFound
 }
+
+// tapNetworks reads tap-networks; each line must name a tap of
+// tap-interfaces, once.
+func (l *loader) tapNetworks(r *Runner, taps map[string]int) {
+	lines, _ := l.readLines(TapNetworksFile, `one "id network mac" per line`)
+	first := make(map[string]int)
+	for _, ln := range lines {
+		n, msgs := parseTapNetwork(ln.s)
+		for _, msg := range msgs {
+			l.add(TapNetworksFile, ln.n, msg)
+		}
+		switch {
+		case msgs != nil:
+			continue
+		case first[n.ID] != 0:
+			l.add(TapNetworksFile, ln.n, fmt.Sprintf("duplicate interface %q (first on line %d)", n.ID, first[n.ID]))
+			continue
+		case taps[n.ID] == 0:
+			l.add(TapNetworksFile, ln.n, fmt.Sprintf("interface %q is not in %s; expected one of the taps", n.ID, TapInterfacesFile))
+			continue
+		}
+		first[n.ID] = ln.n
+		r.TapNetworks = append(r.TapNetworks, n)
+	}
+}

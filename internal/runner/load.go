@@ -50,6 +50,7 @@ func Load(dir string) (*Runner, error) {
 	l.scripts(r)
 	taps := l.taps(r)
 	l.macvtaps(r, taps)
+	l.tapNetworks(r, taps)
 	multiQueueLine, hasTapFlags := l.tapFlags(r)
 	// PCI addresses are lowercased at load: VFIO and sysfs know only
 	// 0000:0a:00.0, and 0000:0A:00.0 on another line is the same device.

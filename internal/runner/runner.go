@@ -11,16 +11,18 @@ import (
 
 // Runner is the parsed content of a runner package.
 type Runner struct {
-	Dir        string // absolute directory it was loaded from; ignored by Write
-	Meta       *Meta  // nil when the runner has no meta.json (Nix-built runners)
-	Taps       []string
-	TapFlags   TapFlags // zero value when tap-flags is absent
-	Macvtaps   []Macvtap
-	PCIDevices []string
-	USBDevices []string
-	Shares     []Share // virtiofs shares, sorted by tag
-	System     string  // target of share/microvm/system; "" when absent
-	Helpers    Helpers // which optional bin/ scripts exist; ignored by Write
+	Dir      string // absolute directory it was loaded from; ignored by Write
+	Meta     *Meta  // nil when the runner has no meta.json (Nix-built runners)
+	Taps     []string
+	TapFlags TapFlags // zero value when tap-flags is absent
+	Macvtaps []Macvtap
+	// TapNetworks are the taps, of Taps, that join a managed network.
+	TapNetworks []TapNetwork
+	PCIDevices  []string
+	USBDevices  []string
+	Shares      []Share // virtiofs shares, sorted by tag
+	System      string  // target of share/microvm/system; "" when absent
+	Helpers     Helpers // which optional bin/ scripts exist; ignored by Write
 }
 
 // Meta is what Nix keeps in the runner's passthru attributes; the host
@@ -46,6 +48,25 @@ type Macvtap struct {
 	MAC  string
 	Link string
 	Mode string
+}
+
+// TapNetwork is one line of tap-networks: the tap ID joins the managed
+// network Network, and the guest behind it has the address MAC, by which
+// the network's DHCP server knows it.
+type TapNetwork struct {
+	ID      string
+	Network string
+	MAC     string
+}
+
+// NetworkOf returns the managed network the tap id joins, or "".
+func (r *Runner) NetworkOf(id string) string {
+	for _, n := range r.TapNetworks {
+		if n.ID == id {
+			return n.Network
+		}
+	}
+	return ""
 }
 
 // Share is one virtiofs share. Source and Socket are exactly as in the

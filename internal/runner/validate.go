@@ -198,6 +198,26 @@ func parseMacvtap(line string) (Macvtap, []string) {
 	return m, msgs
 }
 
+// parseTapNetwork parses one line of tap-networks, "id network mac".
+func parseTapNetwork(line string) (TapNetwork, []string) {
+	f := strings.Split(line, " ")
+	if len(f) != 3 || slices.Contains(f, "") {
+		return TapNetwork{}, []string{fmt.Sprintf("expected 3 fields \"id network mac\" separated by single spaces, got %q", line)}
+	}
+	n := TapNetwork{ID: f[0], Network: f[1], MAC: strings.ToLower(f[2])}
+	var msgs []string
+	if err := CheckInterfaceName(n.ID); err != nil {
+		msgs = append(msgs, "id: "+err.Error())
+	}
+	if err := CheckNetworkName(n.Network); err != nil {
+		msgs = append(msgs, "network: "+err.Error())
+	}
+	if err := CheckMAC(n.MAC); err != nil {
+		msgs = append(msgs, "mac: "+err.Error())
+	}
+	return n, msgs
+}
+
 // checkText rejects what cannot survive a round trip through a
 // one-value-per-line file.
 func checkText(s string) error {
@@ -211,6 +231,28 @@ func checkText(s string) error {
 	}
 	if strings.TrimSpace(s) != s {
 		return fmt.Errorf("value %q has leading or trailing whitespace", s)
+	}
+	return nil
+}
+
+// maxNetwork bounds a network name: it becomes part of an nftables table
+// name and of file names in the state directory.
+const maxNetwork = 32
+
+// CheckNetworkName reports whether s names a managed network (host.toml's
+// [network.NAME], a spec interface's network): 1 to 32 lowercase letters,
+// digits, '-' and '_', starting with a letter or digit.
+func CheckNetworkName(s string) error {
+	const want = "expected 1 to 32 lowercase letters, digits, '-' and '_', starting with a letter or digit, like \"default\""
+	if s == "" || len(s) > maxNetwork {
+		return fmt.Errorf("network name %q is %d bytes; %s", s, len(s), want)
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || i > 0 && (c == '-' || c == '_')
+		if !ok {
+			return fmt.Errorf("network name %q contains %s; %s", s, charAt(s, i), want)
+		}
 	}
 	return nil
 }

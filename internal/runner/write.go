@@ -38,7 +38,7 @@ type File struct {
 
 // reservedFiles are the convention's own names in share/microvm.
 var reservedFiles = []string{
-	path.Base(TapInterfacesFile), path.Base(TapFlagsFile), path.Base(MacvtapInterfacesFile),
+	path.Base(TapInterfacesFile), path.Base(TapFlagsFile), path.Base(MacvtapInterfacesFile), path.Base(TapNetworksFile),
 	path.Base(PCIDevicesFile), path.Base(USBDevicesFile), path.Base(VirtiofsDir),
 	path.Base(SystemLink), path.Base(MetaFile),
 }
@@ -133,6 +133,7 @@ func (p *Package) check() error {
 	}
 	checkOneLine(&pr, TapInterfacesFile, p.Taps)
 	checkOneLine(&pr, MacvtapInterfacesFile, macvtapLines(p.Macvtaps))
+	checkOneLine(&pr, TapNetworksFile, tapNetworkLines(p.TapNetworks))
 	checkOneLine(&pr, PCIDevicesFile, p.PCIDevices)
 	checkOneLine(&pr, USBDevicesFile, p.USBDevices)
 	return pr.err()
@@ -163,6 +164,14 @@ func macvtapLines(ms []Macvtap) []string {
 	var lines []string
 	for _, m := range ms {
 		lines = append(lines, strings.Join([]string{m.ID, m.MAC, m.Link, m.Mode}, " "))
+	}
+	return lines
+}
+
+func tapNetworkLines(ns []TapNetwork) []string {
+	var lines []string
+	for _, n := range ns {
+		lines = append(lines, n.ID+" "+n.Network+" "+n.MAC)
 	}
 	return lines
 }
@@ -199,6 +208,7 @@ func (p *Package) entries() ([]entry, error) {
 	}{
 		{TapInterfacesFile, p.Taps},
 		{MacvtapInterfacesFile, macvtapLines(p.Macvtaps)},
+		{TapNetworksFile, tapNetworkLines(p.TapNetworks)},
 		{PCIDevicesFile, p.PCIDevices},
 		{USBDevicesFile, p.USBDevices},
 	} {

@@ -43,6 +43,14 @@ func testPackages() map[string]*Package {
 			},
 			Scripts: []Script{script("tap-up"), script("microvm-shutdown"), script("microvm-run"), script("tap-down")},
 		},
+		"tap-networks": {
+			Runner: Runner{
+				Taps:        []string{"vm-a", "vm-b"},
+				TapFlags:    TapFlags{VnetHdr: true},
+				TapNetworks: []TapNetwork{{ID: "vm-b", Network: "default", MAC: "02:00:00:00:00:0b"}},
+			},
+			Scripts: []Script{script("microvm-run")},
+		},
 		"macvtaps": {
 			Runner: Runner{
 				TapFlags: TapFlags{VnetHdr: true},

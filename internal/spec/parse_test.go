@@ -117,7 +117,7 @@ func TestParseFull(t *testing.T) {
 		PreStart:        "echo starting\n",
 		PrettyProcnames: ptr(false),
 		Interfaces: []Interface{
-			{Type: "tap", ID: "vm-full-tap", MAC: "02:00:00:00:00:01"},
+			{Type: "tap", ID: "vm-full-tap", MAC: "02:00:00:00:00:01", Network: "default"},
 			{Type: "macvtap", ID: "vm-full-mvt", MAC: "02:00:00:00:00:02", Macvtap: Macvtap{Link: "eth0", Mode: "bridge"}},
 			{Type: "bridge", ID: "vm-full-br", MAC: "02:00:00:00:00:03", Bridge: "br0"},
 			{Type: "user", ID: "usernet", MAC: "02:00:00:00:00:04"},

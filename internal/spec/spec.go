@@ -55,6 +55,11 @@ type Interface struct {
 	MAC     string  `toml:"mac"`
 	Bridge  string  `toml:"bridge"` // type = "bridge" only
 	Macvtap Macvtap `toml:"macvtap"`
+	// Network names a managed network of the host (host.toml
+	// [network.NAME], e.g. "default"), whose bridge the tap is attached
+	// to; type = "tap" only. Left out of the runner's identity when
+	// empty, so runners built before it existed stay current.
+	Network string `toml:"network" json:",omitempty"`
 }
 
 // Macvtap holds the macvtap-only options.

@@ -142,6 +142,12 @@ func (s *Spec) validateInterfaces(errs *errorList) {
 		if ifc.Type == "macvtap" {
 			errs.oneOf(p+".macvtap.mode", m.Mode, "private", "vepa", "bridge", "passthru", "source")
 		}
+		switch {
+		case ifc.Network != "" && ifc.Type != "tap":
+			errs.add(p+".network", `only allowed with type "tap", not %q; a managed network attaches taps to its bridge`, ifc.Type)
+		case ifc.Network != "":
+			errs.check(p+".network", runner.CheckNetworkName(ifc.Network))
+		}
 	}
 }
 

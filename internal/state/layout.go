@@ -34,6 +34,10 @@ const (
 	// the VM user can write those, and root must not append to a file
 	// that user could have replaced with a symlink.
 	LogsDir = ".logs"
+	// NetworksDir holds the lease files of the managed networks
+	// (host.toml [network.NAME]), root's, so that a guest MAC keeps its
+	// address across restarts and whoever serves DHCP next.
+	NetworksDir = ".networks"
 )
 
 // DefaultRuntimeDir holds sockets that live as long as the host runs:

@@ -41,6 +41,9 @@ type Status struct {
 	Since     time.Time `json:"since"`
 	Console   string    `json:"console,omitempty"`
 	NextStart time.Time `json:"nextStart,omitzero"`
+	// Addresses are the guest's addresses on managed networks, from
+	// their DHCP leases (stable per MAC).
+	Addresses []string `json:"addresses,omitempty"`
 }
 
 // Daemon supervises the VMs of a state directory.
@@ -58,6 +61,8 @@ type Daemon struct {
 	// ShutdownAs is who runs the runners' bin/microvm-shutdown (see
 	// Stop); nil runs it as the daemon.
 	ShutdownAs *syscall.Credential
+	// Addresses, when set, fills Status.Addresses of a VM.
+	Addresses func(vm state.VM) []string
 
 	ctx context.Context
 	mu  sync.Mutex
@@ -200,6 +205,11 @@ func (d *Daemon) Statuses() ([]Status, error) {
 			continue
 		}
 		out = append(out, v.status(vm))
+	}
+	for i := range out {
+		if d.Addresses != nil {
+			out[i].Addresses = d.Addresses(vms[i])
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
