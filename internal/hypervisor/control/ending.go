@@ -25,6 +25,12 @@ import "fmt"
 //     process (no ACPI power-off), so an exit with status 0 is a reboot
 //     (or the Ctrl-Alt-Del of a stop); its API has no event stream.
 //   - kvmtool, stratovirt, alioth: nothing beyond the exit status.
+//
+// Under systemd nothing watches qemu's events socket: the unit's main
+// process is the hypervisor itself, whose status is 0 either way, so
+// microvm@ cannot tell a reboot from a power-off (RestartPreventExitStatus
+// would need a status that differs). Only crosvm's statuses could be told
+// apart there.
 const (
 	EndPowerOff = "poweroff" // the guest powered off
 	EndReboot   = "reboot"   // the guest rebooted
