@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/microvm-host/microvm/internal/hostprep"
+	"github.com/microvm-host/microvm/internal/hypervisor/control"
 	"github.com/microvm-host/microvm/internal/runner"
 	"github.com/microvm-host/microvm/internal/state"
 	"github.com/microvm-host/microvm/internal/supervisor"
@@ -81,12 +82,15 @@ func run(ctx context.Context, e *env, name string, prep *hostprep.Prep, mon *mon
 		return err
 	}
 	vmDir := d.VMPath(name)
-	runErr := runHypervisor(e, vmDir, r, prep.ID, mon, unlock)
+	end, runErr := runHypervisor(e, vmDir, r, prep.ID, mon, unlock)
+	rec := supervisor.ExitRecord{Code: ExitCode(runErr), Ending: end.Why, Reason: end.Detail}
 	if mon != nil {
 		// For the daemon, which may not be our parent any more.
-		if err := supervisor.WriteExit(state.RuntimeDir(), name, ExitCode(runErr)); err != nil {
+		if err := supervisor.WriteExit(state.RuntimeDir(), name, rec); err != nil {
 			fmt.Fprintf(e.stderr, "microvm: recording the exit of %s: %v\n", name, err)
 		}
+	} else if end.Why != "" {
+		fmt.Fprintf(e.stderr, "microvm: %s: %s\n", name, supervisor.ExitOutcome(rec, true))
 	}
 	// Teardown must happen even if our caller gave up (Ctrl-C): use a
 	// fresh context.
@@ -173,18 +177,19 @@ func bootLocked(ctx context.Context, e *env, d *state.Dir, name string, prep Hos
 	return r, nil
 }
 
-// runHypervisor runs bin/microvm-run of the booted runner until it exits.
+// runHypervisor runs bin/microvm-run of the booted runner until it exits,
+// and says why it ended where the hypervisor tells (watchEnding).
 // It execs the booted path, not current: an update meanwhile must not
 // change what is running. It calls unlock (the VM's lock, see boot) once
 // the process record is written, or when starting failed.
-func runHypervisor(e *env, vmDir string, r *runner.Runner, id hostprep.Identity, mon *monitor, unlock func()) error {
+func runHypervisor(e *env, vmDir string, r *runner.Runner, id hostprep.Identity, mon *monitor, unlock func()) (control.Ending, error) {
 	unlock = sync.OnceFunc(unlock)
 	defer unlock()
 	cmd := exec.Command(filepath.Join(r.Dir, runner.RunScript))
 	cmd.Dir = vmDir
 	if id.Switch {
 		if err := asVMUser(cmd, id, func(f string, a ...any) { fmt.Fprintf(e.stderr, f, a...) }); err != nil {
-			return err
+			return control.Ending{}, err
 		}
 	}
 	// Signals: on a terminal, Ctrl-C reaches the hypervisor directly (same
@@ -196,26 +201,27 @@ func runHypervisor(e *env, vmDir string, r *runner.Runner, id hostprep.Identity,
 	if mon != nil && r.Meta != nil && r.Meta.SupportsNotifySocket {
 		stopNotify, err := listenNotify(cmd, state.RuntimeDir(), filepath.Base(vmDir), id)
 		if err != nil {
-			return err
+			return control.Ending{}, err
 		}
 		defer stopNotify()
 	}
 	if mon != nil {
 		stopMonitor, err := mon.start(cmd)
 		if err != nil {
-			return err
+			return control.Ending{}, err
 		}
 		defer stopMonitor()
 	} else {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.stdout, e.stderr
 		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("starting %s: %w", cmd.Path, err)
+			return control.Ending{}, fmt.Errorf("starting %s: %w", cmd.Path, err)
 		}
 	}
 	if p, err := state.ProcessOf(cmd.Process.Pid); err == nil {
 		state.WriteProcess(vmDir, p)
 	}
 	unlock()
+	watch := watchEnding(vmDir, r, id.UID, func(f string, a ...any) { fmt.Fprintf(e.stderr, f, a...) })
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	for {
@@ -226,11 +232,12 @@ func runHypervisor(e *env, vmDir string, r *runner.Runner, id hostprep.Identity,
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
 				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-					return exitError{code: 128 + int(ws.Signal())}
+					err = exitError{code: 128 + int(ws.Signal())}
+				} else {
+					err = exitError{code: ee.ExitCode()}
 				}
-				return exitError{code: ee.ExitCode()}
 			}
-			return err
+			return watch.ending(ExitCode(err)), err
 		}
 	}
 }

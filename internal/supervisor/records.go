@@ -24,15 +24,26 @@ func MonitorFile(runtime, name string) string { return filepath.Join(runtime, na
 func ExitFile(runtime, name string) string { return filepath.Join(runtime, name+".exit") }
 
 // ExitRecord is how a run ended: the hypervisor's exit status as
-// `microvm run` returns it (0: the guest powered off; 128+N: signal N).
+// `microvm run` returns it (0: the guest powered off or rebooted; 128+N:
+// signal N), and why, as far as the hypervisor told (see
+// control.Ending): the status alone cannot tell a guest's reboot, which
+// restarts the VM, from its power-off, which leaves it off.
 type ExitRecord struct {
 	Code int       `json:"code"`
 	Time time.Time `json:"time"`
+	// Ending is a control.End* constant, "" when the hypervisor did not
+	// say; Reason is its own word for it ("guest-reset").
+	Ending string `json:"ending,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
-// WriteExit records the end of a run.
-func WriteExit(runtime, name string, code int) error {
-	b, _ := json.Marshal(ExitRecord{Code: code, Time: time.Now().UTC()})
+// WriteExit records the end of a run, at the time of the call when
+// rec.Time is zero.
+func WriteExit(runtime, name string, rec ExitRecord) error {
+	if rec.Time.IsZero() {
+		rec.Time = time.Now().UTC()
+	}
+	b, _ := json.Marshal(rec)
 	return renameio.WriteFile(ExitFile(runtime, name), append(b, '\n'), 0o600)
 }
 

@@ -29,7 +29,8 @@ type vmSup struct {
 	failed    bool
 	stopping  bool
 	restarts  int
-	lastExit  string
+	lastExit  string   // how the last run ended, in words (status)
+	last      *Outcome // the same, for status --json
 	since     time.Time
 	monitor   *state.Process
 	exited    chan struct{} // closed when the current monitor ended
@@ -38,6 +39,10 @@ type vmSup struct {
 	nextStart time.Time
 	tracker   Tracker
 	notify    bool // running means the guest said READY
+	// exitRec is the exit record of the run that ended last, read by
+	// onExit before it closes exited; a stop refines its outcome with it.
+	exitRec ExitRecord
+	exitOK  bool
 }
 
 func newVMSup(d *Daemon, name string) *vmSup {
@@ -155,35 +160,44 @@ func (v *vmSup) watchLocked(p state.Process, wait func()) {
 
 func (v *vmSup) onExit(exited chan struct{}) {
 	rec, ok := ReadExit(v.d.Runtime, v.name)
-	clean := ok && rec.Code == 0
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	RemoveMonitor(v.d.Runtime, v.name)
 	v.monitor, v.since = nil, time.Now()
+	v.exitRec, v.exitOK = rec, ok
 	close(exited)
-	switch {
-	case !ok:
-		v.lastExit = "monitor died without an exit status"
-	case clean:
-		v.lastExit = "guest powered off"
-	default:
-		v.lastExit = fmt.Sprintf("exit status %d", rec.Code)
+	if v.stopping {
+		return // stop says how it ended
 	}
-	if !v.wanted || v.stopping {
+	out := ExitOutcome(rec, ok)
+	v.setLastLocked(out)
+	log := v.d.Log.With("vm", v.name, "how", out.How, "outcome", out.String())
+	if out.Reason != "" {
+		log = log.With("reason", out.Reason)
+	}
+	if !v.wanted {
+		log.Info("exited")
 		return
 	}
-	dec := v.tracker.Next(Exit{Clean: clean, Started: v.started, Ended: time.Now()})
+	dec := v.tracker.Next(Exit{Outcome: out, Started: v.started, Ended: time.Now()})
 	switch {
 	case dec.Failed:
 		v.wanted, v.failed = false, true
 		v.lastExit = dec.Reason
-		v.d.Log.Warn("failed", "vm", v.name, "reason", dec.Reason)
+		log.Warn("failed", "decision", dec.Reason)
 	case dec.Restart:
 		v.nextStart = time.Now().Add(dec.After)
 		v.timer = time.AfterFunc(dec.After, v.restart)
+		log.Info("exited; restarting", "after", dec.After)
 	default:
 		v.wanted = false
+		log.Info("exited; not restarting", "decision", dec.Reason)
 	}
+}
+
+// setLastLocked records how the last run ended.
+func (v *vmSup) setLastLocked(o Outcome) {
+	v.lastExit, v.last = o.String(), &o
 }
 
 func (v *vmSup) restart() {
@@ -199,14 +213,15 @@ func (v *vmSup) restart() {
 	}
 }
 
-// stop keeps the VM stopped and ends its run gracefully: the hypervisor's
-// shutdown ladder, then the monitor's teardown.
-func (v *vmSup) stop(ctx context.Context) error {
+// stop keeps the VM stopped and ends its run by the ladder l, then waits
+// for the monitor's teardown. A guest that answers by rebooting counts as
+// stopped: the VM is no longer wanted, so nothing restarts it.
+func (v *vmSup) stop(ctx context.Context, l Ladder) (Outcome, error) {
 	v.mu.Lock()
 	v.wanted, v.stopping = false, true
 	if v.timer != nil {
 		v.timer.Stop()
-		v.timer = nil
+		v.timer, v.nextStart = nil, time.Time{}
 	}
 	mon, exited := v.monitor, v.exited
 	v.mu.Unlock()
@@ -216,8 +231,9 @@ func (v *vmSup) stop(ctx context.Context) error {
 		v.mu.Unlock()
 	}()
 	if mon == nil {
-		return nil
+		return Outcome{How: NotRunning, Requested: true}, nil
 	}
+	var out Outcome
 	vm := v.d.State.Inspect(v.name)
 	if vm.Running && vm.Booted != "" {
 		r := &runner.Runner{}
@@ -226,19 +242,26 @@ func (v *vmSup) stop(ctx context.Context) error {
 				r = loaded
 			}
 		}
-		if _, err := Stop(ctx, vm.Dir, r, *vm.Process, v.d.Config.StopTimeoutFor(v.name), 0, v.d.ShutdownAs, nil); err != nil {
-			return fmt.Errorf("stopping %q: %w", v.name, err)
+		var err error
+		if out, err = Stop(ctx, vm.Dir, r, *vm.Process, l, v.d.ShutdownAs, v.d.Log.With("vm", v.name)); err != nil {
+			return Outcome{}, fmt.Errorf("stopping %q: %w", v.name, err)
 		}
 	} else {
 		// Still setting up: the monitor aborts and tears down.
 		syscall.Kill(mon.PID, syscall.SIGTERM)
+		out = Outcome{How: Terminated, Requested: true, Reason: "stopped before the hypervisor ran"}
 	}
 	select {
 	case <-exited:
-		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("stopping %q: %w", v.name, ctx.Err())
+		return Outcome{}, fmt.Errorf("stopping %q: waiting for its teardown: %w", v.name, ctx.Err())
 	}
+	v.mu.Lock()
+	out = out.Refine(v.exitRec, v.exitOK)
+	v.setLastLocked(out)
+	v.mu.Unlock()
+	v.d.Log.Info("stopped", "vm", v.name, "how", out.How, "outcome", out.String())
+	return out, nil
 }
 
 // cleanupDead tears down after a VM that died with the previous daemon.
@@ -256,7 +279,7 @@ func (v *vmSup) cleanupDead() {
 func (v *vmSup) status(vm state.VM) Status {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	st := Status{Name: v.name, Wanted: v.wanted, Restarts: v.restarts, LastExit: v.lastExit, Since: v.since, NextStart: v.nextStart}
+	st := Status{Name: v.name, Wanted: v.wanted, Restarts: v.restarts, LastExit: v.lastExit, Exit: v.last, Since: v.since, NextStart: v.nextStart}
 	switch {
 	case v.stopping:
 		st.State = Stopping
