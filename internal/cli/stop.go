@@ -131,12 +131,38 @@ func stop(ctx context.Context, e *env, name string, given supervisor.Ladder) err
 		return fmt.Errorf("stopping %q: %w", name, err)
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("vm", name)
+	// A monitored run (run --monitor; it has a console socket) records
+	// why the hypervisor ended; a foreground run only prints it.
+	_, err = os.Stat(state.ConsoleSocket(name))
+	monitored, start := err == nil, time.Now()
 	out, err := supervisor.Stop(ctx, vm.Dir, r, *vm.Process, given.Or(configuredLadder(e, name)), as, log)
 	if err != nil {
 		return fmt.Errorf("stopping %q: %w", name, err)
 	}
+	if monitored && out.How == supervisor.ShutDown {
+		out = out.Refine(awaitExitRecord(ctx, name, start))
+	}
 	printStopped(e, name, out)
 	return nil
+}
+
+// exitRecordWait bounds how long stop waits for a monitor to record the
+// exit: it does so right after the hypervisor exited, before teardown.
+const exitRecordWait = 5 * time.Second
+
+// awaitExitRecord waits for the exit record of a run that ended after
+// since.
+func awaitExitRecord(ctx context.Context, name string, since time.Time) (supervisor.ExitRecord, bool) {
+	deadline := time.Now().Add(exitRecordWait)
+	for {
+		if rec, ok := supervisor.PeekExit(state.RuntimeDir(), name); ok && !rec.Time.Before(since.Add(-time.Second)) {
+			return rec, true
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return supervisor.ExitRecord{}, false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // printStopped says how the VM's run ended.

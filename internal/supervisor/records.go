@@ -50,12 +50,19 @@ func WriteExit(runtime, name string, rec ExitRecord) error {
 // ReadExit reads and removes the exit record; ok is false without one
 // (the monitor died before writing it: count it as a crash).
 func ReadExit(runtime, name string) (rec ExitRecord, ok bool) {
-	p := ExitFile(runtime, name)
-	b, err := os.ReadFile(p)
+	rec, ok = PeekExit(runtime, name)
+	if ok {
+		os.Remove(ExitFile(runtime, name))
+	}
+	return rec, ok
+}
+
+// PeekExit reads the exit record and leaves it for the daemon.
+func PeekExit(runtime, name string) (rec ExitRecord, ok bool) {
+	b, err := os.ReadFile(ExitFile(runtime, name))
 	if err != nil || json.Unmarshal(b, &rec) != nil {
 		return ExitRecord{}, false
 	}
-	os.Remove(p)
 	return rec, true
 }
 
