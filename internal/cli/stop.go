@@ -44,15 +44,19 @@ times apply.`,
 			// VM's configured ones.
 			var given supervisor.Ladder
 			for _, f := range []struct {
-				name string
-				d    time.Duration
-				set  *time.Duration
-			}{{"timeout", timeout, &given.Timeout}, {"resend", resend, &given.Resend}, {"kill-after", killAfter, &given.KillAfter}} {
+				name      string
+				d, sample time.Duration
+				set       *time.Duration
+			}{
+				{"timeout", timeout, supervisor.DefaultLadder.Timeout, &given.Timeout},
+				{"resend", resend, supervisor.DefaultLadder.Resend, &given.Resend},
+				{"kill-after", killAfter, supervisor.DefaultLadder.KillAfter, &given.KillAfter},
+			} {
 				if !cmd.Flags().Changed(f.name) {
 					continue
 				}
 				if f.d <= 0 {
-					return usageError("--%s %v: expected a positive duration like %s (see %s --help)", f.name, f.d, cmd.Flags().Lookup(f.name).DefValue, cmd.CommandPath())
+					return usageError("--%s %v: expected a positive duration like %s (see %s --help)", f.name, f.d, f.sample, cmd.CommandPath())
 				}
 				*f.set = f.d
 			}
@@ -64,9 +68,10 @@ times apply.`,
 			return nil
 		},
 	}
-	cmd.Flags().DurationVar(&timeout, "timeout", supervisor.DefaultLadder.Timeout, "how long the guest may take to power off (default: host.toml's stopTimeout)")
-	cmd.Flags().DurationVar(&resend, "resend", supervisor.DefaultLadder.Resend, "ask again this often, with the power button (default: host.toml's stopResend)")
-	cmd.Flags().DurationVar(&killAfter, "kill-after", supervisor.DefaultLadder.KillAfter, "how long after SIGTERM before SIGKILL (default: host.toml's stopKillAfter)")
+	// No flag defaults: a time not given is host.toml's for the VM.
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, fmt.Sprintf("how long the guest may take to power off (default: host.toml's stopTimeout, else %s)", supervisor.DefaultLadder.Timeout))
+	cmd.Flags().DurationVar(&resend, "resend", 0, fmt.Sprintf("ask again this often, with the power button (default: host.toml's stopResend, else %s)", supervisor.DefaultLadder.Resend))
+	cmd.Flags().DurationVar(&killAfter, "kill-after", 0, fmt.Sprintf("how long after SIGTERM before SIGKILL (default: host.toml's stopKillAfter, else %s)", supervisor.DefaultLadder.KillAfter))
 	return cmd
 }
 

@@ -74,8 +74,10 @@ func (p *process) signal(sig syscall.Signal) error { return signal(p.proc, sig) 
 // systemd would set it and the ladder's times for scripts that re-send
 // by themselves (`microvm runner shutdown`).
 func (p *process) request(ctx context.Context, left time.Duration) error {
+	// A request made just before the deadline still gets a positive
+	// time; the ladder ends it at the deadline anyway.
 	return requestShutdown(ctx, p.vmDir, p.r, p.proc, p.as,
-		EnvStopTimeout+"="+left.String(), EnvStopResend+"="+p.resend.String())
+		EnvStopTimeout+"="+max(left, time.Second).String(), EnvStopResend+"="+p.resend.String())
 }
 
 // requestShutdown runs bin/microvm-shutdown in the VM directory, with
