@@ -141,7 +141,7 @@ func runDaemon(ctx context.Context, e *env) error {
 	log.Info("daemon ready", "socket", ln.Addr().String(), "state", d.Root, "nofile", nofile, "connections", lim.Total, "perUID", lim.PerUID)
 	<-sctx.Done()
 	log.Info("stopping all VMs")
-	err = dm.Shutdown(cfg.StopTimeout.Duration + supervisor.TermGrace + 5*time.Second)
+	err = dm.Shutdown(dm.LongestStop() + 5*time.Second)
 	srv.Close()
 	cancel()
 	return errors.Join(err, stopNetworks())

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/microvm-host/microvm/internal/api"
-	"github.com/microvm-host/microvm/internal/hostconfig"
 	"github.com/microvm-host/microvm/internal/state"
 	"github.com/microvm-host/microvm/internal/supervisor"
 )
@@ -27,7 +26,7 @@ func viaDaemonOrSystemd(ctx context.Context, e *env, verb, name string) error {
 		return usageError("%v", err)
 	}
 	if c := e.client(); c.Available() {
-		return c.Do(ctx, verb, name, api.Bound(verb, daemonStopTimeout(e, name, supervisor.DefaultStopTimeout)))
+		return c.Do(ctx, verb, name, api.Bound(verb, daemonLadder(e, name, supervisor.Ladder{})))
 	}
 	if systemdManages(name) {
 		unit := "microvm@" + name + ".service"
@@ -38,16 +37,6 @@ func viaDaemonOrSystemd(ctx context.Context, e *env, verb, name string) error {
 		return nil
 	}
 	return fmt.Errorf("%s %q: %w (start one with `microvm daemon`, install systemd units, or use `microvm run`)", verb, name, api.ErrNoDaemon)
-}
-
-// daemonStopTimeout is how long the daemon lets name power off (the host
-// configuration's, which the daemon reads), at least least: the client
-// waits for that. host.toml may be root's only; then least.
-func daemonStopTimeout(e *env, name string, least time.Duration) time.Duration {
-	if cfg, err := hostconfig.Load(e.hostConfigPath()); err == nil {
-		return max(cfg.StopTimeoutFor(name), least)
-	}
-	return least
 }
 
 func newStartCmd(e *env, verb string) *cobra.Command {
