@@ -2,15 +2,13 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/microvm-host/microvm/internal/api"
+	"github.com/microvm-host/microvm/internal/manager"
 	"github.com/microvm-host/microvm/internal/runner"
 	"github.com/microvm-host/microvm/internal/state"
 	"github.com/microvm-host/microvm/internal/supervisor"
@@ -25,8 +23,10 @@ func newStopCmd(e *env) *cobra.Command {
 bin/microvm-shutdown and wait for the hypervisor to exit, up to --timeout
 (microvm.nix's 150 s); then SIGTERM, then SIGKILL after --kill-after.
 Runners without microvm-shutdown get SIGTERM at once. The process that
-ran the VM (microvm run) tears the host down after it exited. Under
-systemd with microvm's units installed, this is systemctl stop.`,
+ran the VM (microvm run) tears the host down after it exited. A VM the
+daemon manages is stopped by the daemon; one systemd manages is stopped
+with microvm@NAME (its ExecStop= runs microvm-shutdown, TimeoutStopSec=
+bounds it) and stop returns once the helpers' teardown is done.`,
 		Args: args(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, names []string) error {
 			// Stop would treat a negative timeout as none and a zero
@@ -56,20 +56,23 @@ func stop(ctx context.Context, e *env, name string, timeout, grace time.Duration
 	if err := state.CheckName(name); err != nil {
 		return usageError("%v", err)
 	}
-	if c := e.client(); c.Available() {
-		if err := c.Do(ctx, "stop", name, api.Bound("stop", daemonStopTimeout(e, name, timeout))); err != nil {
-			return err
-		}
-		e.printf("Stopped %s.\n", name)
-		return nil
+	m, done, err := e.managerOf(ctx, "stopping", name)
+	if err != nil {
+		return err
 	}
-	if systemdManages(name) {
-		unit := "microvm@" + name + ".service"
-		out, err := exec.CommandContext(ctx, "systemctl", "stop", unit).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("systemctl stop %s: %w: %s", unit, err, strings.TrimSpace(string(out)))
+	defer done()
+	if m.Kind() != manager.None {
+		how, err := m.Stop(ctx, name, timeout)
+		switch {
+		case errors.Is(err, manager.ErrNotRunning):
+			e.printf("%s is not running.\n", name)
+		case err != nil:
+			return err
+		case how != "":
+			e.printf("Stopped %s (%s).\n", name, how)
+		default:
+			e.printf("Stopped %s.\n", name)
 		}
-		e.printf("Stopped %s.\n", name)
 		return nil
 	}
 	d, err := e.state()
@@ -117,13 +120,4 @@ func stop(ctx context.Context, e *env, name string, timeout, grace time.Duration
 	}
 	e.printf("Stopped %s (%s after %.1f s).\n", name, outcome, time.Since(start).Seconds())
 	return nil
-}
-
-// systemdManages reports whether systemd runs and has microvm@NAME loaded.
-func systemdManages(name string) bool {
-	if _, err := os.Stat("/run/systemd/system"); err != nil {
-		return false
-	}
-	out, err := exec.Command("systemctl", "show", "-p", "LoadState", "--value", "microvm@"+name+".service").Output()
-	return err == nil && strings.TrimSpace(string(out)) == "loaded"
 }

@@ -1,0 +1,275 @@
+package manager
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"time"
+
+	sddbus "github.com/coreos/go-systemd/v22/dbus"
+
+	"github.com/microvm-host/microvm/internal/state"
+	"github.com/microvm-host/microvm/internal/supervisor"
+)
+
+// Unit is the systemd unit of the VM name.
+func Unit(name string) string { return "microvm@" + name + ".service" }
+
+// helperUnits are the units microvm@NAME requires, in the order they
+// start (see internal/systemd): set-booted first, so last to stop.
+func helperUnits(name string) []string {
+	var units []string
+	for _, h := range []string{"set-booted", "tap-interfaces", "macvtap-interfaces", "pci-devices", "virtiofsd"} {
+		units = append(units, "microvm-"+h+"@"+name+".service")
+	}
+	return units
+}
+
+// bus is what the systemd manager needs of go-systemd's D-Bus connection
+// (*dbus.Conn); tests fake it.
+type bus interface {
+	StartUnitContext(ctx context.Context, name, mode string, ch chan<- string) (int, error)
+	StopUnitContext(ctx context.Context, name, mode string, ch chan<- string) (int, error)
+	RestartUnitContext(ctx context.Context, name, mode string, ch chan<- string) (int, error)
+	ResetFailedUnitContext(ctx context.Context, name string) error
+	GetUnitPropertiesContext(ctx context.Context, unit string) (map[string]any, error)
+	GetUnitTypePropertiesContext(ctx context.Context, unit, unitType string) (map[string]any, error)
+	ListUnitsByPatternsContext(ctx context.Context, states, patterns []string) ([]sddbus.UnitStatus, error)
+	Close()
+}
+
+// systemdManager is systemd, for the VMs whose microvm@ units run this
+// state directory.
+type systemdManager struct {
+	bus     bus
+	state   *state.Dir
+	runtime string // where microvm@'s ExecStopPost= records exits
+	// journal reads the journal (journalctl's arguments); tests fake it.
+	journal func(ctx context.Context, args []string, w io.Writer) error
+	// settle is how often teardown is polled after a stop.
+	settle time.Duration
+}
+
+func (m *systemdManager) Kind() Kind { return Systemd }
+
+// ours reports whether microvm@NAME is installed and runs the VM of this
+// state directory: its WorkingDirectory is the VM's directory. Units
+// rendered for another state directory manage other VMs.
+func (m *systemdManager) ours(u unitProps, name string) bool {
+	want, err := filepath.Abs(m.state.VMPath(name))
+	return err == nil && u.LoadState == "loaded" && filepath.Clean(u.WorkingDirectory) == want
+}
+
+func (m *systemdManager) Start(ctx context.Context, name string) error {
+	unit := Unit(name)
+	// A manual start forgets the crash-loop count, as the daemon's
+	// does: reset-failed also resets the start limit.
+	m.bus.ResetFailedUnitContext(ctx, unit)
+	if err := m.job(ctx, "start", unit, m.bus.StartUnitContext); err != nil {
+		return m.explain(ctx, name, err)
+	}
+	return nil
+}
+
+func (m *systemdManager) Restart(ctx context.Context, name string) error {
+	unit := Unit(name)
+	m.bus.ResetFailedUnitContext(ctx, unit)
+	if err := m.job(ctx, "restart", unit, m.bus.RestartUnitContext); err != nil {
+		return m.explain(ctx, name, err)
+	}
+	return nil
+}
+
+func (m *systemdManager) Stop(ctx context.Context, name string, _ time.Duration) (string, error) {
+	unit := Unit(name)
+	u, err := m.props(ctx, unit)
+	if err != nil {
+		return "", err
+	}
+	wasRunning := u.ActiveState != "inactive" && u.ActiveState != "failed"
+	if err := m.job(ctx, "stop", unit, m.bus.StopUnitContext); err != nil {
+		return "", m.explain(ctx, name, err)
+	}
+	// systemd ends the stop job when microvm@ is down; the helpers'
+	// teardown (PartOf) are jobs of their own, and set-booted is the
+	// last of them. The VM is stopped once booted is gone.
+	if err := m.waitTornDown(ctx, name); err != nil {
+		return "", err
+	}
+	if !wasRunning {
+		return "", ErrNotRunning
+	}
+	return m.lastExit(ctx, name)
+}
+
+// lastExit says how the VM's hypervisor last ended: from the unit while
+// systemd knows, else from the record ExecStopPost= wrote.
+func (m *systemdManager) lastExit(ctx context.Context, name string) (string, error) {
+	u, err := m.props(ctx, Unit(name))
+	if err != nil {
+		return "", err
+	}
+	if e, ok := u.exit(); ok {
+		return e.String(), nil
+	}
+	if rec, ok := ReadUnitExit(m.runtime, name); ok {
+		return rec.String(), nil
+	}
+	return "", nil
+}
+
+// status is the VM's status under systemd.
+func (m *systemdManager) status(ctx context.Context, vm state.VM) (supervisor.Status, error) {
+	u, err := m.props(ctx, Unit(vm.Name))
+	if err != nil {
+		return supervisor.Status{}, err
+	}
+	var rec *UnitExit
+	if e, ok := ReadUnitExit(m.runtime, vm.Name); ok {
+		rec = &e
+	}
+	return u.status(vm, rec), nil
+}
+
+// waitTornDown waits until microvm-set-booted@NAME, the last teardown
+// step, is no longer active.
+func (m *systemdManager) waitTornDown(ctx context.Context, name string) error {
+	setBooted := helperUnits(name)[0]
+	for {
+		u, err := m.props(ctx, setBooted)
+		if err != nil {
+			return err
+		}
+		if u.ActiveState == "inactive" || u.ActiveState == "failed" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the teardown of %q (%s is %s): %w", name, setBooted, u.ActiveState, ctx.Err())
+		case <-time.After(m.settle):
+		}
+	}
+}
+
+// jobFunc is one of the bus's job methods.
+type jobFunc func(ctx context.Context, name, mode string, ch chan<- string) (int, error)
+
+// jobError is a systemd job that did not end "done".
+type jobError struct {
+	verb, unit, result string
+}
+
+func (e *jobError) Error() string {
+	return fmt.Sprintf("systemd's %s job for %s ended %q", e.verb, e.unit, e.result)
+}
+
+// job enqueues verb on unit (mode replace, as systemctl) and waits for
+// its result.
+func (m *systemdManager) job(ctx context.Context, verb, unit string, f jobFunc) error {
+	ch := make(chan string, 1)
+	if _, err := f(ctx, unit, "replace", ch); err != nil {
+		return fmt.Errorf("asking systemd to %s %s: %w", verb, unit, err)
+	}
+	select {
+	case res := <-ch:
+		if res != "done" {
+			return &jobError{verb: verb, unit: unit, result: res}
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for systemd to %s %s: %w", verb, unit, ctx.Err())
+	}
+}
+
+// explain adds to a failed job which of the VM's units failed and the
+// last lines they logged: what a user would look for in the journal.
+func (m *systemdManager) explain(ctx context.Context, name string, err error) error {
+	var je *jobError
+	if !errors.As(err, &je) {
+		return err
+	}
+	var lines []string
+	for _, unit := range append([]string{Unit(name)}, helperUnits(name)...) {
+		u, perr := m.props(ctx, unit)
+		if perr != nil || u.ActiveState != "failed" {
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("%s failed (%s)", unit, u.Result))
+		for _, l := range m.lastLines(ctx, u) {
+			lines = append(lines, "  "+l)
+		}
+	}
+	if len(lines) == 0 {
+		return fmt.Errorf("%w; see `microvm logs %s`", err, name)
+	}
+	return fmt.Errorf("%w:\n  %s\n(more with `microvm logs %s`)", err, strings.Join(lines, "\n  "), name)
+}
+
+// lastLines returns what the unit's processes logged in their last run,
+// its last few lines. journald reads their output asynchronously, so the
+// lines may arrive just after the unit failed: it retries briefly.
+func (m *systemdManager) lastLines(ctx context.Context, u unitProps) []string {
+	if u.InvocationID == "" || m.journal == nil {
+		return nil
+	}
+	const max = 5
+	args := []string{"_SYSTEMD_INVOCATION_ID=" + u.InvocationID, "--output=cat", "--lines=" + fmt.Sprint(max), "--no-pager", "--quiet"}
+	for range 10 {
+		var b strings.Builder
+		if m.journal(ctx, args, &b) != nil {
+			return nil
+		}
+		if out := strings.TrimSpace(b.String()); out != "" {
+			return strings.Split(out, "\n")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// Logs shows the journal of the VM's units: its console (microvm@'s
+// output) and what its helpers logged.
+func (m *systemdManager) Logs(ctx context.Context, name string, o LogOptions, w io.Writer) error {
+	args := []string{"--no-pager"}
+	for _, unit := range append([]string{Unit(name)}, helperUnits(name)...) {
+		args = append(args, "--unit="+unit)
+	}
+	switch {
+	case o.Lines > 0:
+		args = append(args, fmt.Sprintf("--lines=%d", o.Lines))
+	case o.Follow:
+		args = append(args, "--lines=all") // -f alone shows only 10
+	}
+	if o.Follow {
+		args = append(args, "--follow")
+	}
+	err := m.journal(ctx, args, w)
+	if ctx.Err() != nil && o.Follow {
+		return nil // interrupted while following: the normal end
+	}
+	if err != nil {
+		return fmt.Errorf("logs of %q: %w", name, err)
+	}
+	return nil
+}
+
+// active returns the VMs whose microvm@ unit is active, with one call.
+func (m *systemdManager) active(ctx context.Context) (map[string]bool, error) {
+	units, err := m.bus.ListUnitsByPatternsContext(ctx, []string{"active"}, []string{"microvm@*.service"})
+	if err != nil {
+		return nil, fmt.Errorf("listing microvm@ units: %w", err)
+	}
+	names := map[string]bool{}
+	for _, u := range units {
+		name := strings.TrimSuffix(strings.TrimPrefix(u.Name, "microvm@"), ".service")
+		names[name] = true
+	}
+	return names, nil
+}
