@@ -88,10 +88,16 @@ func TestSystemdStart(t *testing.T) {
 	d := testState(t, "vm")
 	b := newFakeBus()
 	ourUnit(b, d, "vm", "inactive")
+	b.onJob = func(verb, unit string) {
+		b.set(unit, map[string]any{"ActiveState": "active", "InvocationID": []byte{1}})
+	}
 	var q []string
 	m := testSystemd(b, d, t.TempDir(), "", &q)
 	if err := m.Start(context.Background(), "vm"); err != nil {
 		t.Fatal(err)
+	}
+	if n := b.reads[Unit("vm")]; n < settleTicks {
+		t.Errorf("microvm@vm read %d times: Start did not watch the hypervisor settle", n)
 	}
 	if got := strings.Join(b.jobs, ", "); got != "reset-failed microvm@vm.service, start microvm@vm.service" {
 		t.Errorf("jobs: %s", got)
@@ -101,6 +107,35 @@ func TestSystemdStart(t *testing.T) {
 	}
 	if got := b.jobs[len(b.jobs)-1]; got != "restart microvm@vm.service" {
 		t.Errorf("last job: %s", got)
+	}
+}
+
+// TestSystemdStartEarlyExit: microvm@ is Type=simple, so its start job
+// succeeds as soon as the hypervisor is forked; one that exits right
+// after fails the start, with what it logged.
+func TestSystemdStartEarlyExit(t *testing.T) {
+	d := testState(t, "vm")
+	b := newFakeBus()
+	ourUnit(b, d, "vm", "inactive")
+	b.onJob = func(verb, unit string) {
+		b.set(unit, map[string]any{"ActiveState": "active", "InvocationID": []byte{0x42},
+			"ExecMainCode": int32(cldExited), "ExecMainStatus": int32(1), "ExecMainExitTimestamp": uint64(1e15), "Result": "exit-code"})
+		b.stateAfter = map[string]struct {
+			n            int
+			before, then string
+		}{unit: {b.reads[unit] + 3, "active", "activating"}}
+	}
+	var q []string
+	m := testSystemd(b, d, t.TempDir(), "qemu: could not open disk image data.img: Permission denied\n", &q)
+	err := m.Start(context.Background(), "vm")
+	for _, want := range []string{
+		"microvm@vm.service started, but its hypervisor exited at once (exit status 1):",
+		"    qemu: could not open disk image data.img: Permission denied",
+		"_SYSTEMD_INVOCATION_ID=42",
+	} {
+		if err == nil || !strings.Contains(err.Error()+strings.Join(q, " "), want) {
+			t.Errorf("Start = %v (journal queries %q); want %q", err, q, want)
+		}
 	}
 }
 

@@ -71,7 +71,7 @@ func (m *systemdManager) Start(ctx context.Context, name string) error {
 	if err := m.job(ctx, "start", unit, m.bus.StartUnitContext); err != nil {
 		return m.explain(ctx, name, err)
 	}
-	return nil
+	return m.settled(ctx, name)
 }
 
 func (m *systemdManager) Restart(ctx context.Context, name string) error {
@@ -80,8 +80,49 @@ func (m *systemdManager) Restart(ctx context.Context, name string) error {
 	if err := m.job(ctx, "restart", unit, m.bus.RestartUnitContext); err != nil {
 		return m.explain(ctx, name, err)
 	}
-	return nil
+	return m.settled(ctx, name)
 }
+
+// settled watches a freshly started microvm@ for m.settle*settleTicks:
+// it is Type=simple, so systemd calls it started as soon as the
+// hypervisor was forked, and one that cannot run (an image it may not
+// open, a bad argument) exits right after. Its last lines then say why.
+func (m *systemdManager) settled(ctx context.Context, name string) error {
+	unit := Unit(name)
+	first, err := m.props(ctx, unit)
+	if err != nil {
+		return err
+	}
+	for i := 0; ; i++ {
+		u, err := m.props(ctx, unit)
+		if err != nil {
+			return err
+		}
+		if u.ActiveState != "active" || u.InvocationID != first.InvocationID {
+			how := "its hypervisor exited at once"
+			if e, ok := u.exit(); ok && u.InvocationID == first.InvocationID {
+				how += " (" + e.String() + ")"
+			}
+			msg := fmt.Sprintf("%s started, but %s", unit, how)
+			if lines := m.lastLines(ctx, first); len(lines) > 0 {
+				msg += ":\n    " + strings.Join(lines, "\n    ")
+			}
+			return fmt.Errorf("%s\n(systemd restarts it by its Restart=; more with `microvm logs %s`)", msg, name)
+		}
+		if i >= settleTicks {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(m.settle):
+		}
+	}
+}
+
+// settleTicks * the manager's settle interval is how long a started
+// hypervisor must keep running for the start to count (1 s by default).
+const settleTicks = 20
 
 func (m *systemdManager) Stop(ctx context.Context, name string, _ time.Duration) (string, error) {
 	unit := Unit(name)

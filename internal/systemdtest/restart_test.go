@@ -33,7 +33,13 @@ func TestCrashLoop(t *testing.T) {
 	v := newVM(t, c, "crashy", stub{taps: []string{"vm-crashy"}, exitCode: 3})
 	fastRestart(v)
 
-	v.microvm("start", "crashy")
+	// microvm start sees the hypervisor exit at once and says why.
+	out := fails(t, c, "microvm", "start", "crashy")
+	for _, want := range []string{"microvm@crashy.service started, but its hypervisor exited at once", "    stub: crashing with 3"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("microvm start does not say %q:\n%s", want, out)
+		}
+	}
 	waitFor(t, time.Minute, "microvm@crashy failed", func() bool { return state(t, c, v.unit()) == "failed" })
 	// systemd 252 keeps the last run's Result when the start limit
 	// stops an automatic restart ("Start request repeated too quickly"
@@ -52,13 +58,13 @@ func TestCrashLoop(t *testing.T) {
 	if exists(c, v.dir()+"/booted") || link(t, c, "vm-crashy") {
 		t.Error("the failed VM left booted or its tap behind")
 	}
-	out := v.microvm("status", "crashy")
+	out = v.microvm("status", "crashy")
 	if !regexp.MustCompile(`(?m)^crashy +failed +- +5 +[0-9]+s +exit status 3; not restarted: 5 starts within 10m0s \(StartLimitBurst\)$`).MatchString(out) {
 		t.Errorf("status of the crash loop:\n%s", out)
 	}
 
 	// A manual start forgets the limit (as the daemon's does).
-	v.microvm("start", "crashy")
+	fails(t, c, "microvm", "start", "crashy")
 	waitFor(t, time.Minute, "a second crash loop", func() bool {
 		return strings.Count(v.console(), "stub: crashing with 3") >= 6
 	})
