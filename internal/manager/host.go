@@ -3,9 +3,7 @@ package manager
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"time"
 
 	sddbus "github.com/coreos/go-systemd/v22/dbus"
@@ -66,17 +64,6 @@ func Open(ctx context.Context, d *state.Dir, o Options) (*Host, error) {
 
 func newSystemd(b bus, d *state.Dir, runtime string) *systemdManager {
 	return &systemdManager{bus: b, state: d, runtime: runtime, journal: journalctl, settle: 50 * time.Millisecond}
-}
-
-// journalctl runs journalctl with args, its output to w.
-func journalctl(ctx context.Context, args []string, w io.Writer) error {
-	cmd := exec.CommandContext(ctx, "journalctl", args...)
-	var stderr limitedBuffer
-	cmd.Stdout, cmd.Stderr = w, &stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("journalctl %v: %w: %s", args, err, stderr.String())
-	}
-	return nil
 }
 
 // Close releases the D-Bus connection.
@@ -180,15 +167,3 @@ func (h *Host) Running(ctx context.Context) (map[string]bool, error) {
 	}
 	return active, nil
 }
-
-// limitedBuffer keeps the first 4 KiB written to it, for error messages.
-type limitedBuffer struct{ b []byte }
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if room := 4<<10 - len(l.b); room > 0 {
-		l.b = append(l.b, p[:min(room, len(p))]...)
-	}
-	return len(p), nil
-}
-
-func (l *limitedBuffer) String() string { return string(l.b) }
