@@ -37,15 +37,16 @@ type Options struct {
 	// Binds are bind-mounted read-only into the container (for example
 	// the freshly built microvm binary).
 	Binds []Bind
-	// Log receives the container's console and the harness's progress
-	// lines; nil discards them.
+	// Log receives the harness's progress lines (the console goes to
+	// Console); nil discards them.
 	Log func(format string, args ...any)
 }
 
 // Container is a running systemd in an overlay of the host's root.
 type Container struct {
-	scratch string // the overlay's mount point lives in here, in the shell's mount namespace
-	console string // host file with the container's console
+	dir     string // the harness's files on the host: one directory, whatever is left after a kill
+	scratch string // dir/mnt: the overlay's tmpfs, in the shell's mount namespace only
+	console string // dir/console: the container's console
 	log     func(string, ...any)
 	shell   *os.Process
 	exited  chan struct{} // closed when the shell is gone
@@ -64,13 +65,18 @@ func Boot(ctx context.Context, o Options) (c *Container, err error) {
 	if reason := Unavailable(); reason != "" {
 		return nil, errors.New(reason)
 	}
-	scratch, err := os.MkdirTemp("", "microvm-systemdtest-")
+	dir, err := os.MkdirTemp("", "microvm-systemdtest-")
 	if err != nil {
 		return nil, err
 	}
+	scratch := filepath.Join(dir, "mnt")
+	if err := os.Mkdir(scratch, 0o700); err != nil {
+		return nil, err
+	}
 	c = &Container{
+		dir:     dir,
 		scratch: scratch,
-		console: scratch + ".console",
+		console: filepath.Join(dir, "console"),
 		log:     o.Log,
 		exited:  make(chan struct{}),
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 )
@@ -41,7 +42,7 @@ func (c *Container) Reboot(ctx context.Context) error {
 }
 
 // Close powers the container off, waits for it to go, and removes the
-// scratch directory. The mounts go with the boot shell's namespace. It is
+// harness's directory. The mounts go with the boot shell's namespace. It is
 // safe to call more than once.
 func (c *Container) Close() error {
 	c.mu.Lock()
@@ -70,15 +71,13 @@ func (c *Container) Close() error {
 	}
 	if rmErr := os.Remove(c.scratch); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
 		// Not empty means the overlay is still mounted somewhere.
-		err = errors.Join(err, fmt.Errorf("removing %s: %w", c.scratch, rmErr))
+		return errors.Join(err, fmt.Errorf("removing %s: %w", c.scratch, rmErr))
 	}
-	os.Remove(c.console)
-	os.Remove(c.script())
-	return err
+	return errors.Join(err, os.RemoveAll(c.dir))
 }
 
-// script is the boot shell's script, next to the scratch directory.
-func (c *Container) script() string { return c.scratch + ".boot.sh" }
+// script is the boot shell's script.
+func (c *Container) script() string { return filepath.Join(c.dir, "boot.sh") }
 
 // waitGone waits until no process of the boot shell's process group is
 // left (nspawn and its container), up to d.
