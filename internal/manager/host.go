@@ -19,7 +19,7 @@ import (
 type Host struct {
 	State *state.Dir
 	// daemon is nil when no daemon answers; systemd is nil when systemd
-	// does not run or cannot be reached.
+	// is not the init system.
 	daemon  Manager
 	systemd *systemdManager
 	none    Manager
