@@ -194,6 +194,7 @@ func ourUnit(b *fakeBus, d *state.Dir, name, active string) {
 func testSystemd(b *fakeBus, d *state.Dir, runtime string, lines string, queries *[]string) *systemdManager {
 	m := newSystemd(b, d, runtime)
 	m.settle = time.Millisecond
+	m.runFor = 20 * time.Millisecond
 	m.journal = func(_ context.Context, args []string, w io.Writer) error {
 		*queries = append(*queries, strings.Join(args, " "))
 		_, err := io.WriteString(w, lines)

@@ -63,7 +63,7 @@ func Open(ctx context.Context, d *state.Dir, o Options) (*Host, error) {
 }
 
 func newSystemd(b bus, d *state.Dir, runtime string) *systemdManager {
-	return &systemdManager{bus: b, state: d, runtime: runtime, journal: journalctl, settle: 50 * time.Millisecond}
+	return &systemdManager{bus: b, state: d, runtime: runtime, journal: journalctl, settle: 50 * time.Millisecond, runFor: time.Second}
 }
 
 // Close releases the D-Bus connection.

@@ -96,8 +96,8 @@ func TestSystemdStart(t *testing.T) {
 	if err := m.Start(context.Background(), "vm"); err != nil {
 		t.Fatal(err)
 	}
-	if n := b.reads[Unit("vm")]; n < settleTicks {
-		t.Errorf("microvm@vm read %d times: Start did not watch the hypervisor settle", n)
+	if n := b.reads[Unit("vm")]; n < 5 {
+		t.Errorf("microvm@vm read %d times: Start did not watch the hypervisor run", n)
 	}
 	if got := strings.Join(b.jobs, ", "); got != "reset-failed microvm@vm.service, start microvm@vm.service" {
 		t.Errorf("jobs: %s", got)
@@ -135,6 +135,25 @@ func TestSystemdStartEarlyExit(t *testing.T) {
 	} {
 		if err == nil || !strings.Contains(err.Error()+strings.Join(q, " "), want) {
 			t.Errorf("Start = %v (journal queries %q); want %q", err, q, want)
+		}
+	}
+
+	// systemd's timestamps decide, not when the exit was seen: a run
+	// that lasted longer than runFor was no failed start, however late
+	// it is noticed; one that did not is, however early.
+	for _, tc := range []struct {
+		ran  time.Duration
+		fail bool
+	}{{10 * time.Millisecond, true}, {time.Minute, false}} {
+		start := uint64(1e15)
+		b.onJob = func(verb, unit string) {
+			b.set(unit, map[string]any{"ActiveState": "activating", "InvocationID": []byte{0x43},
+				"ExecMainCode": int32(cldExited), "ExecMainStatus": int32(0), "Result": "success",
+				"ExecMainStartTimestamp": start, "ExecMainExitTimestamp": start + uint64(tc.ran/time.Microsecond)})
+			b.stateAfter = nil
+		}
+		if err := m.Start(context.Background(), "vm"); (err != nil) != tc.fail {
+			t.Errorf("a run of %s: Start = %v, want failure %v", tc.ran, err, tc.fail)
 		}
 	}
 }

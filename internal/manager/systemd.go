@@ -48,8 +48,12 @@ type systemdManager struct {
 	runtime string // where microvm@'s ExecStopPost= records exits
 	// journal reads the journal (journalctl's arguments); tests fake it.
 	journal func(ctx context.Context, args []string, w io.Writer) error
-	// settle is how often teardown is polled after a stop.
+	// settle is how often a unit is polled: for the teardown after a
+	// stop, for the hypervisor after a start.
 	settle time.Duration
+	// runFor is how long a started hypervisor must run for its start
+	// to count (see settled).
+	runFor time.Duration
 }
 
 func (m *systemdManager) Kind() Kind { return Systemd }
@@ -82,33 +86,45 @@ func (m *systemdManager) Restart(ctx context.Context, name string) error {
 	return m.settled(ctx, name)
 }
 
-// settled watches a freshly started microvm@ for m.settle*settleTicks:
-// it is Type=simple, so systemd calls it started as soon as the
-// hypervisor was forked, and one that cannot run (an image it may not
-// open, a bad argument) exits right after. Its last lines then say why.
+// settled watches a freshly started microvm@ for m.runFor: it is
+// Type=simple, so systemd calls it started as soon as the hypervisor was
+// forked, and one that cannot run (an image it may not open, a bad
+// argument) exits right after. Its last lines then say why. An exit is
+// "at once" when systemd's timestamps put it within runFor of the start,
+// or, once systemd has restarted it, when it was seen within runFor.
 func (m *systemdManager) settled(ctx context.Context, name string) error {
 	unit := Unit(name)
 	first, err := m.props(ctx, unit)
 	if err != nil {
 		return err
 	}
-	for i := 0; ; i++ {
+	deadline := time.Now().Add(m.runFor)
+	for {
+		asked := time.Now()
 		u, err := m.props(ctx, unit)
 		if err != nil {
 			return err
 		}
-		if u.ActiveState != "active" || u.InvocationID != first.InvocationID {
-			how := "its hypervisor exited at once"
-			if e, ok := u.exit(); ok && u.InvocationID == first.InvocationID {
-				how += " (" + e.String() + ")"
+		switch {
+		case u.InvocationID != first.InvocationID:
+			// Restarted already: the run we started is over.
+			if asked.Before(deadline) {
+				return m.exitedAtOnce(ctx, name, first, "")
 			}
-			msg := fmt.Sprintf("%s started, but %s", unit, how)
-			if lines := m.lastLines(ctx, first); len(lines) > 0 {
-				msg += ":\n    " + strings.Join(lines, "\n    ")
+			return nil
+		case u.ActiveState != "active":
+			e, ok := u.exit()
+			if ok && !u.ExecMainStart.IsZero() && !u.ExecMainExit.IsZero() {
+				if u.ExecMainExit.Sub(u.ExecMainStart) < m.runFor {
+					return m.exitedAtOnce(ctx, name, first, e.String())
+				}
+				return nil
 			}
-			return fmt.Errorf("%s\n(systemd restarts it by its Restart=; more with `microvm logs %s`)", msg, name)
-		}
-		if i >= settleTicks {
+			if asked.Before(deadline) {
+				return m.exitedAtOnce(ctx, name, first, e.String())
+			}
+			return nil
+		case asked.After(deadline):
 			return nil
 		}
 		select {
@@ -119,9 +135,18 @@ func (m *systemdManager) settled(ctx context.Context, name string) error {
 	}
 }
 
-// settleTicks * the manager's settle interval is how long a started
-// hypervisor must keep running for the start to count (1 s by default).
-const settleTicks = 20
+// exitedAtOnce is the error for a hypervisor that exited right after its
+// start, with what its run (u's invocation) logged.
+func (m *systemdManager) exitedAtOnce(ctx context.Context, name string, u unitProps, how string) error {
+	msg := Unit(name) + " started, but its hypervisor exited at once"
+	if how != "" {
+		msg += " (" + how + ")"
+	}
+	if lines := m.lastLines(ctx, u); len(lines) > 0 {
+		msg += ":\n    " + strings.Join(lines, "\n    ")
+	}
+	return fmt.Errorf("%s\n(systemd restarts it by its Restart=; more with `microvm logs %s`)", msg, name)
+}
 
 func (m *systemdManager) Stop(ctx context.Context, name string, _ time.Duration) (string, error) {
 	unit := Unit(name)

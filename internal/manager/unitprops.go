@@ -27,7 +27,7 @@ type unitProps struct {
 	// How the main process last ended: ExecMainCode is a CLD_* code
 	// (0: it never ended), ExecMainStatus the exit status or signal.
 	ExecMainCode, ExecMainStatus int
-	ExecMainExit                 time.Time
+	ExecMainStart, ExecMainExit  time.Time
 	Result                       string
 	// Restart is the unit's Restart=; StartLimitBurst starts within
 	// StartLimitInterval make systemd refuse the next.
@@ -57,6 +57,7 @@ func (m *systemdManager) props(ctx context.Context, unit string) (unitProps, err
 		NRestarts:        num(si["NRestarts"]),
 		ExecMainCode:     num(si["ExecMainCode"]),
 		ExecMainStatus:   num(si["ExecMainStatus"]),
+		ExecMainStart:    usec(si["ExecMainStartTimestamp"]),
 		ExecMainExit:     usec(si["ExecMainExitTimestamp"]),
 		Result:           str(si["Result"]),
 		Restart:          str(si["Restart"]),

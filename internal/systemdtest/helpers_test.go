@@ -297,7 +297,7 @@ func (v *vm) writeStub(s stub) string {
 	case s.rebootOnce:
 		// Not at once: microvm start counts a hypervisor that exits
 		// within a second as one that could not run.
-		exit = `[ -e rebooted ] || { : > rebooted; sleep 1.5; echo "stub: rebooting"; exit 0; }`
+		exit = `[ -e rebooted ] || { : > rebooted; sleep 2.5; echo "stub: rebooting"; exit 0; }`
 	}
 	if s.version == "" {
 		s.version = "1"
