@@ -69,8 +69,8 @@ func (m *systemdManager) lastLines(ctx context.Context, u unitProps) []string {
 	if u.InvocationID == "" || m.journal == nil {
 		return nil
 	}
-	const max = 5
-	args := []string{"_SYSTEMD_INVOCATION_ID=" + u.InvocationID, "--output=cat", "--lines=" + fmt.Sprint(max), "--no-pager", "--quiet"}
+	const keep = 5
+	args := []string{"_SYSTEMD_INVOCATION_ID=" + u.InvocationID, "--output=cat", "--lines=" + fmt.Sprint(keep), "--no-pager", "--quiet"}
 	for range 10 {
 		var b strings.Builder
 		if m.journal(ctx, args, &b) != nil {
