@@ -57,20 +57,7 @@ func runDaemon(ctx context.Context, e *env) error {
 			return err
 		}
 	}
-	policy := supervisor.DefaultPolicy
-	if cfg.Restart != "" {
-		policy.Mode = cfg.Restart
-	}
-	if cfg.RestartDelay.Duration > 0 {
-		policy.Delay = cfg.RestartDelay.Duration
-		policy.MaxDelay = max(policy.MaxDelay, policy.Delay)
-	}
-	if cfg.RestartBurst > 0 {
-		policy.Burst = cfg.RestartBurst
-	}
-	if cfg.RestartWindow.Duration > 0 {
-		policy.Window = cfg.RestartWindow.Duration
-	}
+	policy := restartPolicy(cfg)
 	if err := policy.Check(); err != nil {
 		return fmt.Errorf("%s: %w", e.hostConfigPath(), err)
 	}

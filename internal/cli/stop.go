@@ -2,17 +2,16 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/microvm-host/microvm/internal/api"
 	"github.com/microvm-host/microvm/internal/hostconfig"
+	"github.com/microvm-host/microvm/internal/manager"
 	"github.com/microvm-host/microvm/internal/runner"
 	"github.com/microvm-host/microvm/internal/state"
 	"github.com/microvm-host/microvm/internal/supervisor"
@@ -34,10 +33,11 @@ without microvm-shutdown get SIGTERM at once. It says how each VM
 ended: powered off or rebooted by the guest (a guest that answers by
 rebooting is stopped all the same), shut down (the hypervisor did not
 say which), terminated or killed. The process that ran the VM (microvm
-run, the daemon's monitor) tears the host down after it exited. With a
-daemon running, the daemon stops it, with these times. Under systemd
-with microvm's units installed, this is systemctl stop, whose unit
-times apply.`,
+run, the daemon's monitor) tears the host down after it exited. A VM the
+daemon manages is stopped by the daemon, with these times; one systemd
+manages is stopped with microvm@NAME (its ExecStop= runs
+microvm-shutdown, TimeoutStopSec= bounds it, these times do not apply)
+and stop returns once the helpers' teardown is done.`,
 		Args: args(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, names []string) error {
 			// Only the times given on the command line override the
@@ -79,24 +79,26 @@ func stop(ctx context.Context, e *env, name string, given supervisor.Ladder) err
 	if err := state.CheckName(name); err != nil {
 		return usageError("%v", err)
 	}
-	if c := e.client(); c.Available() {
-		out, err := c.Stop(ctx, name, api.NewStopRequest(given), api.Bound("stop", daemonLadder(e, name, given)))
-		if err != nil {
-			return err
-		}
-		printStopped(e, name, out)
-		return nil
+	m, done, err := e.managerOf(ctx, "stopping", name)
+	if err != nil {
+		return err
 	}
-	if systemdManages(name) {
-		if given != (supervisor.Ladder{}) {
+	defer done()
+	if m.Kind() != manager.None {
+		if m.Kind() == manager.Systemd && given != (supervisor.Ladder{}) {
 			fmt.Fprintf(e.stderr, "microvm: systemd stops %s by its unit's TimeoutStopSec and the runner's defaults; --timeout, --resend and --kill-after do not apply\n", name)
 		}
-		unit := "microvm@" + name + ".service"
-		out, err := exec.CommandContext(ctx, "systemctl", "stop", unit).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("systemctl stop %s: %w: %s", unit, err, strings.TrimSpace(string(out)))
+		how, err := m.Stop(ctx, name, given)
+		switch {
+		case errors.Is(err, manager.ErrNotRunning):
+			e.printf("%s is not running.\n", name)
+		case err != nil:
+			return err
+		case how != "":
+			e.printf("Stopped %s (%s).\n", name, how)
+		default:
+			e.printf("Stopped %s.\n", name)
 		}
-		e.printf("Stopped %s.\n", name)
 		return nil
 	}
 	d, err := e.state()
@@ -189,24 +191,4 @@ func configuredLadder(e *env, name string) supervisor.Ladder {
 		return supervisor.DefaultLadder
 	}
 	return supervisor.LadderOf(cfg.StopFor(name)).Or(supervisor.DefaultLadder)
-}
-
-// daemonLadder is how the daemon will stop name, for the client's wait
-// bound (api.Bound): the times given, else host.toml's (which the daemon
-// reads), else the defaults. host.toml may be root's only; then the
-// bound follows the defaults and the times given.
-func daemonLadder(e *env, name string, given supervisor.Ladder) supervisor.Ladder {
-	if cfg, err := hostconfig.Load(e.hostConfigPath()); err == nil {
-		return given.Or(supervisor.LadderOf(cfg.StopFor(name))).Or(supervisor.DefaultLadder)
-	}
-	return given.Or(supervisor.DefaultLadder)
-}
-
-// systemdManages reports whether systemd runs and has microvm@NAME loaded.
-func systemdManages(name string) bool {
-	if _, err := os.Stat("/run/systemd/system"); err != nil {
-		return false
-	}
-	out, err := exec.Command("systemctl", "show", "-p", "LoadState", "--value", "microvm@"+name+".service").Output()
-	return err == nil && strings.TrimSpace(string(out)) == "loaded"
 }
