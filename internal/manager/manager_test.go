@@ -130,7 +130,7 @@ func TestSystemdStartEarlyExit(t *testing.T) {
 	m := testSystemd(b, d, t.TempDir(), "qemu: could not open disk image data.img: Permission denied\n", &q)
 	err := m.Start(context.Background(), "vm")
 	for _, want := range []string{
-		"microvm@vm.service started, but its hypervisor exited at once (exit status 1):",
+		"microvm@vm.service started, but its hypervisor exited at once (crashed: exit status 1):",
 		"    qemu: could not open disk image data.img: Permission denied",
 		"_SYSTEMD_INVOCATION_ID=42",
 	} {
@@ -216,7 +216,7 @@ func TestSystemdStop(t *testing.T) {
 	var q []string
 	m := testSystemd(b, d, runtime, "", &q)
 	how, err := m.Stop(context.Background(), "vm", supervisor.Ladder{Timeout: time.Minute})
-	if err != nil || how != "guest powered off" {
+	if err != nil || how != "the hypervisor exited with status 0" {
 		t.Errorf("Stop = %q, %v", how, err)
 	}
 	if n := b.reads["microvm-set-booted@vm.service"]; n < 4 {
@@ -241,11 +241,11 @@ func TestUnitStatus(t *testing.T) {
 	}{
 		{"running", map[string]any{"ActiveState": "active", "MainPID": uint32(42), "NRestarts": uint32(2), "ActiveEnterTimestamp": us, "StateChangeTimestamp": us + 5},
 			true, &UnitExit{Code: "exited", Status: "0"},
-			supervisor.Status{State: supervisor.Running, PID: 42, Restarts: 2, Since: enter, Wanted: true, LastExit: "guest powered off"}},
+			supervisor.Status{State: supervisor.Running, PID: 42, Restarts: 2, Since: enter, Wanted: true, LastExit: "the hypervisor exited with status 0"}},
 		{"crash-looped", map[string]any{"ActiveState": "failed", "NRestarts": uint32(5), "ExecMainCode": int32(cldExited), "ExecMainStatus": int32(3),
 			"ExecMainExitTimestamp": us, "StateChangeTimestamp": us, "Result": "exit-code", "Restart": "always", "StartLimitBurst": uint32(5), "StartLimitIntervalUSec": uint64(600e6)},
 			false, nil,
-			supervisor.Status{State: supervisor.Failed, Restarts: 5, Since: enter, LastExit: "exit status 3; not restarted: 5 starts within 10m0s (StartLimitBurst)"}},
+			supervisor.Status{State: supervisor.Failed, Restarts: 5, Since: enter, LastExit: "crashed: exit status 3; not restarted: 5 starts within 10m0s (StartLimitBurst)"}},
 		{"failed, never restarts", map[string]any{"ActiveState": "failed", "ExecMainCode": int32(cldKilled), "ExecMainStatus": int32(9),
 			"ExecMainExitTimestamp": us, "Result": "signal", "Restart": "no"},
 			false, nil, supervisor.Status{State: supervisor.Failed, LastExit: "killed by SIGKILL"}},
@@ -296,10 +296,10 @@ func TestUnitExitString(t *testing.T) {
 		e    UnitExit
 		want string
 	}{
-		{UnitExit{Code: "exited", Status: "0", Result: "success"}, "guest powered off"},
-		{UnitExit{Code: "exited", Status: "1", Result: "exit-code"}, "exit status 1"},
+		{UnitExit{Code: "exited", Status: "0", Result: "success"}, "the hypervisor exited with status 0"},
+		{UnitExit{Code: "exited", Status: "1", Result: "exit-code"}, "crashed: exit status 1"},
 		{UnitExit{Code: "killed", Status: "TERM", Result: "success"}, "killed by SIGTERM"},
-		{UnitExit{Code: "dumped", Status: "SEGV", Result: "core-dump"}, "killed by SIGSEGV (core dumped)"},
+		{UnitExit{Code: "dumped", Status: "SEGV", Result: "core-dump"}, "crashed: killed by SIGSEGV (core dumped)"},
 		{UnitExit{Code: "killed", Status: "KILL", Result: "timeout"}, "killed by SIGKILL; timed out"},
 		{UnitExit{Result: "resources"}, "systemd could not set up its process"},
 		{UnitExit{}, ""},
@@ -316,7 +316,7 @@ func TestUnitExitString(t *testing.T) {
 	if err := WriteUnitExit(runtime, "vm", in); err != nil {
 		t.Fatal(err)
 	}
-	if out, ok := ReadUnitExit(runtime, "vm"); !ok || !out.Time.Equal(in.Time) || out.String() != "exit status 3" {
+	if out, ok := ReadUnitExit(runtime, "vm"); !ok || !out.Time.Equal(in.Time) || out.String() != "crashed: exit status 3" {
 		t.Errorf("read back %+v, %v", out, ok)
 	}
 }

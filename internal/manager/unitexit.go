@@ -55,14 +55,16 @@ func (e UnitExit) String() string {
 	var s string
 	switch e.Code {
 	case "exited":
-		s = "exit status " + e.Status
+		// The daemon's words (supervisor.Outcome). Status 0 is a guest's
+		// power-off or reboot alike (qemu -no-reboot): a unit cannot tell.
+		s = "crashed: exit status " + e.Status
 		if e.Status == "0" {
-			s = "guest powered off"
+			s = "the hypervisor exited with status 0"
 		}
 	case "killed":
 		s = "killed by SIG" + e.Status
 	case "dumped":
-		s = "killed by SIG" + e.Status + " (core dumped)"
+		s = "crashed: killed by SIG" + e.Status + " (core dumped)"
 	}
 	why := map[string]string{
 		"start-limit-hit": "not started: too many starts (StartLimitBurst)",

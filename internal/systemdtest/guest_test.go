@@ -82,7 +82,7 @@ func TestGuest(t *testing.T) {
 	}
 
 	stopStart := time.Now()
-	if out := v.microvm("stop", "guest"); out != "Stopped guest (guest powered off).\n" {
+	if out := v.microvm("stop", "guest"); out != "Stopped guest (the hypervisor exited with status 0).\n" {
 		t.Errorf("stop said %q", out)
 	}
 	t.Logf("microvm stop took %.1f s", time.Since(stopStart).Seconds())

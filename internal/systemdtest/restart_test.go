@@ -59,7 +59,7 @@ func TestCrashLoop(t *testing.T) {
 		t.Error("the failed VM left booted or its tap behind")
 	}
 	out = v.microvm("status", "crashy")
-	if !regexp.MustCompile(`(?m)^crashy +failed +- +5 +[0-9]+s +exit status 3; not restarted: 5 starts within 10m0s \(StartLimitBurst\)$`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^crashy +failed +- +5 +[0-9]+s +- +crashed: exit status 3; not restarted: 5 starts within 10m0s \(StartLimitBurst\)$`).MatchString(out) {
 		t.Errorf("status of the crash loop:\n%s", out)
 	}
 
@@ -84,7 +84,7 @@ func TestRestartAlways(t *testing.T) {
 		t.Fatalf("the first run did not end:\n%s", v.console())
 	}
 	out := v.microvm("status", "reboots")
-	if !regexp.MustCompile(`(?m)^reboots +running +[0-9]+ +1 +[0-9]+s +guest powered off$`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^reboots +running +[0-9]+ +1 +[0-9]+s +- +the hypervisor exited with status 0$`).MatchString(out) {
 		t.Errorf("status after one automatic restart:\n%s", out)
 	}
 	v.microvm("stop", "reboots")

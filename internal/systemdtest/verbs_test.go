@@ -111,7 +111,7 @@ func TestVerbs(t *testing.T) {
 	v.waitConsole("^stub: version 2 running", time.Minute)
 
 	// stop: graceful, and returns only once the teardown is done.
-	if out := v.microvm("stop", "verbs"); out != "Stopped verbs (guest powered off).\n" {
+	if out := v.microvm("stop", "verbs"); out != "Stopped verbs (the hypervisor exited with status 0).\n" {
 		t.Errorf("stop said %q", out)
 	}
 	if exists(c, v.dir()+"/booted") || link(t, c, "vm-verbs") {
@@ -121,7 +121,7 @@ func TestVerbs(t *testing.T) {
 		t.Errorf("microvm stop did not use microvm-shutdown:\n%s", v.console())
 	}
 	out = v.microvm("status", "verbs")
-	if !regexp.MustCompile(`(?m)^verbs +stopped +- +0 +[0-9]+s +guest powered off$`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^verbs +stopped +- +0 +[0-9]+s +- +the hypervisor exited with status 0$`).MatchString(out) {
 		t.Errorf("status after the stop:\n%s", out)
 	}
 	if out := v.microvm("stop", "verbs"); out != "verbs is not running.\n" {
