@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/microvm-host/microvm/internal/guest/ociinit"
 	"github.com/microvm-host/microvm/internal/printable"
 	"github.com/microvm-host/microvm/internal/state"
 	"github.com/microvm-host/microvm/internal/supervisor"
@@ -29,6 +30,9 @@ func reportExit(e *env, name string, mon *monitor, runErr error, ran time.Durati
 		tail = mon.tail()
 	}
 	recordExit(e, name, mon, runErr, tail)
+	if code, ok := processExit(mon, runErr); ok {
+		fmt.Fprintf(e.stderr, "microvm: the image's process in %s exited with status %d\n", name, code)
+	}
 	if !failed {
 		return
 	}
@@ -55,6 +59,9 @@ func reportExit(e *env, name string, mon *monitor, runErr error, ran time.Durati
 // showed it all.
 func recordExit(e *env, name string, mon *monitor, runErr error, tail []string) {
 	rec := supervisor.ExitRecord{Code: ExitCode(runErr), Tail: tail}
+	if code, ok := processExit(mon, runErr); ok {
+		rec.Process = &code
+	}
 	var ee exitError
 	if runErr != nil && !errors.As(runErr, &ee) {
 		rec.Error = runErr.Error()
@@ -67,4 +74,13 @@ func recordExit(e *env, name string, mon *monitor, runErr error, tail []string) 
 	if err != nil && mon != nil {
 		fmt.Fprintf(e.stderr, "microvm: recording the exit of %s: %v\n", name, err)
 	}
+}
+
+// processExit is the exit status an image VM's init reported on the
+// console of a monitored run that ended with the guest's power-off.
+func processExit(mon *monitor, runErr error) (int, bool) {
+	if mon == nil || ExitCode(runErr) != 0 {
+		return 0, false
+	}
+	return ociinit.ExitStatus(mon.tail())
 }

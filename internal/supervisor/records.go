@@ -49,6 +49,11 @@ type ExitRecord struct {
 	// They are the guest's and the hypervisor's bytes: print them through
 	// package printable.
 	Tail []string `json:"tail,omitempty"`
+	// Process is the exit status of an image VM's process, as its init
+	// reported it on the console before powering off (ociinit.ExitLine);
+	// nil for other VMs, and when the VM ended before its process did.
+	// It is the guest's word, like the console.
+	Process *int `json:"process,omitempty"`
 }
 
 // Reason says how the run ended, for status and logs.
@@ -56,6 +61,8 @@ func (r ExitRecord) Reason() string {
 	switch {
 	case r.Error != "":
 		return r.Error
+	case r.Code == 0 && r.Process != nil:
+		return fmt.Sprintf("the image's process exited with status %d", *r.Process)
 	case r.Code == 0:
 		return "guest powered off"
 	}
