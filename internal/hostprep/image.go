@@ -97,6 +97,7 @@ func (p *Prep) imageCache(vm, root string) *oci.Cache {
 	}
 	return &oci.Cache{
 		Dir:     filepath.Join(root, state.ImagesDir),
+		Locks:   filepath.Join(root, state.LocksDir),
 		Staging: filepath.Join(root, state.TmpDir),
 		Prefix:  state.StagingPrefix(vm),
 		Group:   group,

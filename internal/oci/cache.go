@@ -30,7 +30,9 @@ const FlattenVersion = 1
 // them, nobody writes them), and never changed; VMs get hard links to
 // them (Link), so ten VMs of one image share one disk.
 type Cache struct {
-	Dir string // STATE/.images; made 0700 when missing
+	Dir string // STATE/.images; made 0700 when the first entry is ready
+	// Locks holds a lock file per entry being built (STATE/.locks).
+	Locks string
 	// Staging is a directory only root can enter, on the file system of
 	// Dir (STATE/.tmp); what is built is staged there under names
 	// starting with Prefix and renamed into Dir when complete.
@@ -55,14 +57,14 @@ var digestRE = regexp.MustCompile(`^sha256:([0-9a-f]{64})$`)
 func (c *Cache) RootDisk(ctx context.Context, ref Ref, config, manifest string) (string, error) {
 	m := digestRE.FindStringSubmatch(config)
 	if m == nil {
-		return "", fmt.Errorf("image %s: config digest %q is not a sha256 digest", ref, config)
+		return "", fmt.Errorf("flattening %s: config digest %q is not a sha256 digest", ref, config)
 	}
 	final := filepath.Join(c.Dir, fmt.Sprintf("%s.v%d.ext4", m[1], FlattenVersion))
 	err := c.build(ctx, final, func(stage string) (string, error) {
 		return c.flatten(ctx, ref, config, manifest, stage)
 	})
 	if err != nil {
-		return "", fmt.Errorf("image %s: %w", ref, err)
+		return "", fmt.Errorf("flattening %s: %w", ref, err)
 	}
 	return final, nil
 }
@@ -74,10 +76,10 @@ func (c *Cache) build(ctx context.Context, final string, mk func(stage string) (
 	if _, err := os.Lstat(final); err == nil {
 		return nil
 	}
-	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+	if err := os.MkdirAll(c.Locks, 0o700); err != nil {
 		return err
 	}
-	l := flock.New(final+".lock", flock.SetPermissions(0o600))
+	l := flock.New(filepath.Join(c.Locks, ".image-"+filepath.Base(final)), flock.SetPermissions(0o600))
 	if ok, err := l.TryLockContext(ctx, lockRetry); !ok || err != nil {
 		return fmt.Errorf("locking %s: %w", final, errors.Join(err, ctx.Err()))
 	}
@@ -98,6 +100,9 @@ func (c *Cache) build(ctx context.Context, final string, mk func(stage string) (
 		return err
 	}
 	if err := c.seal(built); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return err
 	}
 	if err := os.Rename(built, final); err != nil {

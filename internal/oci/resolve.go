@@ -29,7 +29,8 @@ type Resolved struct {
 }
 
 // Resolve reads the image r names: for a registry image its manifest and
-// config, for a local one its index and config, not its layers.
+// config, for a local one its index and config, not its layers. Errors
+// do not repeat the reference.
 func Resolve(ctx context.Context, r Ref) (*Resolved, error) {
 	img, err := open(ctx, r, "")
 	if err != nil {
@@ -38,23 +39,23 @@ func Resolve(ctx context.Context, r Ref) (*Resolved, error) {
 	res := &Resolved{Ref: r}
 	cfgName, err := img.ConfigName()
 	if err != nil {
-		return nil, fmt.Errorf("image %s: %w", r, err)
+		return nil, err
 	}
 	res.Config = cfgName.String()
 	if r.Transport == Registry {
 		d, err := img.Digest()
 		if err != nil {
-			return nil, fmt.Errorf("image %s: %w", r, err)
+			return nil, err
 		}
 		res.Manifest = d.String()
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return nil, fmt.Errorf("image %s: %w", r, err)
+		return nil, err
 	}
 	p, err := ProcessOf(cf)
 	if err != nil {
-		return nil, fmt.Errorf("image %s: %w", r, err)
+		return nil, err
 	}
 	p.Image, p.Digest = r.String(), res.Config
 	res.Process = p

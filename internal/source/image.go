@@ -60,7 +60,7 @@ func (b *Builder) resolveImage(ctx context.Context, s *spec.Spec) (*generate.Ima
 	}
 	res, err := oci.Resolve(ctx, ref)
 	if err != nil {
-		return nil, fmt.Errorf("image: %w", err)
+		return nil, fmt.Errorf("image %q: %w", s.Image, err)
 	}
 	img := &generate.Image{Ref: ref.String(), Config: res.Config, Manifest: res.Manifest, Init: b.Init, Args: res.Process.Args}
 	if img.Init == "" {

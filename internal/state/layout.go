@@ -33,7 +33,7 @@ const (
 // VM name may, so they can never collide with a VM directory.
 const (
 	StoreDir = ".store" // content-addressed runner packages
-	LocksDir = ".locks" // one lock file per VM name, plus StoreLock
+	LocksDir = ".locks" // one lock file per VM name, plus StoreLock and one per image cache entry being built
 	TmpDir   = ".tmp"   // staging area; renamed into place when complete
 	// LogsDir holds the VMs' console logs. Not in the VM directories:
 	// the VM user can write those, and root must not append to a file
