@@ -103,7 +103,7 @@ func Busybox(path string) ([]Entry, error) {
 		{Name: "proc/", Type: tar.TypeDir},
 		{Name: "sys/", Type: tar.TypeDir},
 	}
-	for _, a := range []string{"sh", "echo", "cat", "ls", "sleep", "id", "pwd", "env", "true", "false", "mount", "touch", "stat"} {
+	for _, a := range []string{"sh", "echo", "cat", "ls", "sleep", "id", "pwd", "env", "true", "false", "mount", "touch", "stat", "ip", "grep", "ping"} {
 		entries = append(entries, Entry{Name: "bin/" + a, Type: tar.TypeSymlink, Linkname: "busybox"})
 	}
 	return entries, nil
