@@ -83,3 +83,11 @@ func readBuild(t *testing.T, p *runner.Package) Build {
 	t.Fatal("no build.json")
 	return Build{}
 }
+
+func TestDescribeImage(t *testing.T) {
+	b := Build{Image: &Image{Ref: "docker-archive:/srv/app.tar", Config: "sha256:abc", Args: []string{"sh", "-c", "echo \x1b[31mred"}}}
+	d := b.Describe()
+	if len(d) != 1 || d[0] != `Boots image docker-archive:/srv/app.tar (config sha256:abc), which runs sh -c echo \x1b[31mred.` {
+		t.Errorf("Describe = %q", d)
+	}
+}
