@@ -41,7 +41,7 @@ func busyboxImage(t *testing.T, cfg v1.Config) v1.Image {
 	return image(t, cfg, entries)
 }
 
-func configName(t *testing.T, img v1.Image) string {
+func configName(t testing.TB, img v1.Image) string {
 	t.Helper()
 	h, err := img.ConfigName()
 	if err != nil {

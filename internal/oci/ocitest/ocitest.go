@@ -6,7 +6,9 @@ package ocitest
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"time"
 
@@ -142,4 +144,17 @@ func WriteLayout(dir, tag string, img v1.Image) error {
 		return err
 	}
 	return p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": tag}))
+}
+
+// RandomFiles are mib files of 1 MiB of incompressible bytes in data/,
+// the same every time: the bulk of an image for benchmarks.
+func RandomFiles(mib int) []Entry {
+	rng := rand.NewChaCha8([32]byte{})
+	entries := []Entry{{Name: "data/", Type: tar.TypeDir}}
+	for i := range mib {
+		b := make([]byte, 1<<20)
+		rng.Read(b)
+		entries = append(entries, Entry{Name: fmt.Sprintf("data/%03d.bin", i), Body: string(b)})
+	}
+	return entries
 }
