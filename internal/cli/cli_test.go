@@ -70,6 +70,7 @@ func TestScripts(t *testing.T) {
 			"asvm":         cmdAsVM,
 			"buildinit":    cmdBuildInit,
 			"ociimage":     cmdOCIImage,
+			"qmp":          cmdQMP,
 		},
 	})
 }

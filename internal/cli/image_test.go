@@ -2,10 +2,14 @@ package cli
 
 import (
 	"archive/tar"
+	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -89,4 +93,33 @@ func cmdOCIImage(ts *testscript.TestScript, neg bool, args []string) {
 	img, err := ocitest.Image(cfg, layers...)
 	ts.Check(err)
 	ts.Check(ocitest.WriteArchive(ts.MkAbs(args[0]), "app:test", img))
+}
+
+// qmp SOCKET COMMAND: run a QMP command without arguments on a qemu's
+// control socket (system_powerdown presses the ACPI power button).
+func cmdQMP(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: qmp SOCKET COMMAND")
+	}
+	c, err := net.DialTimeout("unix", ts.MkAbs(args[0]), 5*time.Second)
+	ts.Check(err)
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	dec := json.NewDecoder(c)
+	var msg map[string]any
+	ts.Check(dec.Decode(&msg)) // the greeting
+	for _, cmd := range []string{"qmp_capabilities", args[1]} {
+		_, err := fmt.Fprintf(c, `{"execute": %q}`+"\n", cmd)
+		ts.Check(err)
+		for {
+			msg = nil
+			ts.Check(dec.Decode(&msg))
+			if _, event := msg["event"]; !event {
+				break
+			}
+		}
+		if e, failed := msg["error"]; failed {
+			ts.Fatalf("qmp %s: %v", cmd, e)
+		}
+	}
 }
