@@ -2,6 +2,7 @@ package ociinit
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -159,7 +160,7 @@ const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 func LookPath(root, file string, env []string) (string, error) {
 	if strings.Contains(file, "/") {
 		if err := executable(filepath.Join(root, file)); err != nil {
-			return "", err
+			return "", fmt.Errorf("%q: %w", file, err)
 		}
 		return file, nil
 	}
@@ -181,13 +182,18 @@ func LookPath(root, file string, env []string) (string, error) {
 	return "", fmt.Errorf("%q: executable file not found in PATH %s", file, path)
 }
 
+// executable says why p is not a program the process can be, if it is not.
 func executable(p string) error {
 	fi, err := os.Stat(p)
 	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return pe.Err
+		}
 		return err
 	}
 	if fi.IsDir() || fi.Mode()&0o111 == 0 {
-		return fmt.Errorf("%s: not an executable file", p)
+		return errors.New("not an executable file")
 	}
 	return nil
 }
