@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -32,10 +33,10 @@ const (
 )
 
 // Bound is how long the client waits for verb: what the daemon may
-// legitimately take, plus a margin. stopTimeout is the daemon's stop
-// timeout of the VM (the graceful part, before SIGTERM and TermGrace).
-func Bound(verb string, stopTimeout time.Duration) time.Duration {
-	stop := stopTimeout + supervisor.TermGrace + margin
+// legitimately take, plus a margin. l is how the daemon stops the VM
+// (the request's ladder over the VM's configured one).
+func Bound(verb string, l supervisor.Ladder) time.Duration {
+	stop := l.Longest() + margin
 	start := supervisor.StartTimeout + margin
 	switch verb {
 	case "stop":
@@ -109,13 +110,25 @@ func (c *Client) Available() bool {
 // Statuses lists the VMs, within StatusTimeout.
 func (c *Client) Statuses(ctx context.Context) ([]supervisor.Status, error) {
 	var st []supervisor.Status
-	return st, c.do(ctx, c.statusTimeout, http.MethodGet, "/v1/vms", &st)
+	return st, c.do(ctx, c.statusTimeout, http.MethodGet, "/v1/vms", nil, &st)
 }
 
 // Do runs verb (start, stop, restart) on the VM name and waits for it,
 // up to bound (see Bound).
 func (c *Client) Do(ctx context.Context, verb, name string, bound time.Duration) error {
-	return c.do(ctx, bound, http.MethodPost, "/v1/vms/"+name+"/"+verb, nil)
+	return c.do(ctx, bound, http.MethodPost, "/v1/vms/"+name+"/"+verb, nil, nil)
+}
+
+// Stop stops the VM name by req and says how its run ended, waiting up to
+// bound (see Bound).
+func (c *Client) Stop(ctx context.Context, name string, req StopRequest, bound time.Duration) (supervisor.Outcome, error) {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return supervisor.Outcome{}, err
+	}
+	var rep StopReply
+	err = c.do(ctx, bound, http.MethodPost, "/v1/vms/"+name+"/stop", body, &rep)
+	return rep.Outcome, err
 }
 
 // Error is an error answer of the daemon. It Is the API error of its
@@ -132,12 +145,19 @@ func (e *Error) Is(target error) bool {
 	return k != nil && errors.Is(k, target)
 }
 
-func (c *Client) do(ctx context.Context, bound time.Duration, method, path string, out any) error {
+func (c *Client) do(ctx context.Context, bound time.Duration, method, path string, body []byte, out any) error {
 	bctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
-	req, err := http.NewRequestWithContext(bctx, method, "http://microvm"+path, nil)
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(bctx, method, "http://microvm"+path, r)
 	if err != nil {
 		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

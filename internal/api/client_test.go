@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
 	"github.com/microvm-host/microvm/internal/supervisor"
@@ -58,6 +59,36 @@ func TestClientServer(t *testing.T) {
 		}
 	} else if !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "is for root only") {
 		t.Fatalf("stop as uid %d: %v, want forbidden", os.Geteuid(), err)
+	}
+}
+
+// TestClientStop: the stop's times reach the daemon through the body, and
+// its outcome comes back whole.
+func TestClientStop(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("only root may stop through this API's default access")
+	}
+	code := 0
+	want := supervisor.Outcome{How: supervisor.Rebooted, Requested: true, Graceful: true, After: 4100 * time.Millisecond, Code: &code, Reason: "guest-reset"}
+	d := &fakeDaemon{known: map[string]bool{"web": true}, outcome: want}
+	dir, _ := serve(t, d, &Access{}, testLimits())
+	c := NewClient(dir)
+	l := supervisor.Ladder{Timeout: 40 * time.Second, KillAfter: 3 * time.Second}
+	got, err := c.Stop(context.Background(), "web", NewStopRequest(l), Bound("stop", l))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("outcome (-want +got):\n%s", diff)
+	}
+	if got.String() != "rebooted by the guest after 4.1 s" {
+		t.Errorf("outcome in words: %q", got)
+	}
+	if calls := strings.Join(d.calls, ","); calls != "stop(40s 0s 3s) web" {
+		t.Errorf("daemon calls %q; want the request's timeout and kill-after", calls)
+	}
+	if _, err := c.Stop(context.Background(), "nosuch", StopRequest{}, time.Minute); !errors.Is(err, ErrUnknownVM) {
+		t.Errorf("stop nosuch: %v", err)
 	}
 }
 
@@ -117,14 +148,15 @@ func TestClientBounds(t *testing.T) {
 }
 
 func TestBound(t *testing.T) {
-	stop := Bound("stop", 5*time.Minute)
-	if stop <= 5*time.Minute+10*time.Second {
-		t.Fatalf("stop bound %s leaves the daemon no time for SIGTERM", stop)
+	l := supervisor.Ladder{Timeout: 5 * time.Minute, Resend: time.Minute, KillAfter: 20 * time.Second}
+	stop := Bound("stop", l)
+	if stop <= 5*time.Minute+20*time.Second {
+		t.Fatalf("stop bound %s leaves the daemon no time for SIGTERM and SIGKILL", stop)
 	}
-	if start := Bound("start", 0); start <= supervisor.StartTimeout {
+	if start := Bound("start", supervisor.Ladder{}); start <= supervisor.StartTimeout {
 		t.Fatalf("start bound %s", start)
 	}
-	if r := Bound("restart", 5*time.Minute); r < stop+Bound("start", 0) {
+	if r := Bound("restart", l); r < stop+Bound("start", supervisor.Ladder{}) {
 		t.Fatalf("restart bound %s", r)
 	}
 }

@@ -29,7 +29,9 @@ type errorBody struct {
 type Daemon interface {
 	Statuses() ([]supervisor.Status, error)
 	StartVM(name string) error
-	StopVM(ctx context.Context, name string) error
+	// StopVM stops by the ladder l, whose zero steps are the VM's
+	// configured ones, and says how the run ended.
+	StopVM(ctx context.Context, name string, l supervisor.Ladder) (supervisor.Outcome, error)
 	RestartVM(ctx context.Context, name string) error
 }
 
@@ -37,8 +39,9 @@ type Daemon interface {
 var Verbs = []string{"start", "stop", "restart"}
 
 // Handler serves d: GET /v1/vms for everyone who can connect; POST
-// /v1/vms/{name}/{start,stop,restart} for those acc allows. Every change
-// is logged with the uid that asked for it.
+// /v1/vms/{name}/{start,stop,restart} for those acc allows. A stop may
+// carry a StopRequest and is answered with a StopReply. Every change is
+// logged with the uid that asked for it.
 func Handler(d Daemon, acc *Access, log *slog.Logger) http.Handler {
 	forbidden := newRateLog(log, DefaultLimits.LogEvery)
 	mux := http.NewServeMux()
@@ -46,10 +49,17 @@ func Handler(d Daemon, acc *Access, log *slog.Logger) http.Handler {
 		st, err := d.Statuses()
 		reply(w, st, err)
 	})
-	do := map[string]func(ctx context.Context, name string) error{
-		"start":   func(_ context.Context, name string) error { return d.StartVM(name) },
-		"stop":    d.StopVM,
-		"restart": d.RestartVM,
+	do := map[string]func(r *http.Request, name string) (any, error){
+		"start": func(_ *http.Request, name string) (any, error) { return nil, d.StartVM(name) },
+		"stop": func(r *http.Request, name string) (any, error) {
+			l, err := readStopRequest(r.Body)
+			if err != nil {
+				return nil, err
+			}
+			o, err := d.StopVM(r.Context(), name, l)
+			return StopReply{Name: name, Done: "stop", Outcome: o}, err
+		},
+		"restart": func(r *http.Request, name string) (any, error) { return nil, d.RestartVM(r.Context(), name) },
 	}
 	for _, verb := range Verbs {
 		mux.HandleFunc("POST /v1/vms/{name}/"+verb, func(w http.ResponseWriter, r *http.Request) {
@@ -65,11 +75,15 @@ func Handler(d Daemon, acc *Access, log *slog.Logger) http.Handler {
 				return
 			}
 			log.Info("API request", "uid", p.UID, "pid", p.PID, "verb", verb, "vm", name)
-			if err := do[verb](r.Context(), name); err != nil {
+			out, err := do[verb](r, name)
+			if err != nil {
 				reply(w, nil, err)
 				return
 			}
-			reply(w, map[string]string{"name": name, "done": verb}, nil)
+			if out == nil {
+				out = map[string]string{"name": name, "done": verb}
+			}
+			reply(w, out, nil)
 		})
 	}
 	return mux

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/microvm-host/microvm/internal/supervisor"
 )
@@ -16,11 +17,12 @@ import (
 // fakeDaemon records the calls it gets; VMs it does not know are
 // supervisor.ErrUnknownVM, as the real one's.
 type fakeDaemon struct {
-	mu    sync.Mutex
-	calls []string
-	known map[string]bool
-	fail  error
-	many  int // this many more VMs in Statuses
+	mu      sync.Mutex
+	calls   []string
+	known   map[string]bool
+	fail    error
+	many    int // this many more VMs in Statuses
+	outcome supervisor.Outcome
 }
 
 func (f *fakeDaemon) Statuses() ([]supervisor.Status, error) {
@@ -41,8 +43,17 @@ func (f *fakeDaemon) act(verb, name string) error {
 	return f.fail
 }
 
-func (f *fakeDaemon) StartVM(name string) error                   { return f.act("start", name) }
-func (f *fakeDaemon) StopVM(_ context.Context, name string) error { return f.act("stop", name) }
+func (f *fakeDaemon) StartVM(name string) error { return f.act("start", name) }
+
+// StopVM records the ladder it was asked for after the name, its zero
+// steps as 0s.
+func (f *fakeDaemon) StopVM(_ context.Context, name string, l supervisor.Ladder) (supervisor.Outcome, error) {
+	if err := f.act(fmt.Sprintf("stop(%s %s %s)", l.Timeout, l.Resend, l.KillAfter), name); err != nil {
+		return supervisor.Outcome{}, err
+	}
+	return f.outcome, nil
+}
+
 func (f *fakeDaemon) RestartVM(_ context.Context, name string) error {
 	return f.act("restart", name)
 }
@@ -62,7 +73,7 @@ func TestHandler(t *testing.T) {
 	}{
 		{"status for anyone", "GET", "/v1/vms", "", &vmUser, nil, 200, `"name":"web"`, ""},
 		{"status without a peer", "GET", "/v1/vms", "", nil, nil, 200, `"name":"web"`, ""},
-		{"root stops", "POST", "/v1/vms/web/stop", "", &root, nil, 200, `"done":"stop"`, "stop web"},
+		{"root stops", "POST", "/v1/vms/web/stop", "", &root, nil, 200, `"done":"stop","outcome":{"how":"shut-down","requested":true,"after":"3.2s","message":"shut down by the guest after 3.2 s"}`, "stop(0s 0s 0s) web"},
 		{"admin restarts", "POST", "/v1/vms/web/restart", "", &admin, nil, 200, `"done":"restart"`, "restart web"},
 		{"VM user", "POST", "/v1/vms/web/start", "", &vmUser, nil, 403, `permission denied: uid 1000 is the VM user \"microvm\"`, ""},
 		{"other user", "POST", "/v1/vms/web/stop", "", &other, nil, 403, `is for root and members of group \"ops\"`, ""},
@@ -72,13 +83,22 @@ func TestHandler(t *testing.T) {
 		{"too long", "POST", "/v1/vms/" + strings.Repeat("a", 64) + "/start", "", &root, nil, 400, "64 bytes, at most 63", ""},
 		{"unknown VM", "POST", "/v1/vms/nosuch/start", "", &root, nil, 404, `\"nosuch\": no such VM`, "start nosuch"},
 		{"daemon error", "POST", "/v1/vms/web/start", "", &root, errors.New("starting \"web\": exit status 1"), 500, "exit status 1", "start web"},
-		{"small body", "POST", "/v1/vms/web/stop", `{"timeout":"5s"}`, &root, nil, 200, `"done":"stop"`, "stop web"},
+		{"stop times", "POST", "/v1/vms/web/stop", `{"timeout":"5s","resend":"1s","killAfter":"500ms"}`, &root, nil, 200, `"done":"stop"`, "stop(5s 1s 500ms) web"},
+		{"some stop times", "POST", "/v1/vms/web/stop", ` {"killAfter":"2m"} `, &root, nil, 200, `"done":"stop"`, "stop(0s 0s 2m0s) web"},
+		{"empty stop", "POST", "/v1/vms/web/stop", `{}`, &root, nil, 200, `"done":"stop"`, "stop(0s 0s 0s) web"},
+		{"bad stop time", "POST", "/v1/vms/web/stop", `{"timeout":"soon"}`, &root, nil, 400, `stop request: timeout \"soon\": expected a positive duration like \"40s\"`, ""},
+		{"negative stop time", "POST", "/v1/vms/web/stop", `{"resend":"-1s"}`, &root, nil, 400, `resend \"-1s\": expected a positive duration`, ""},
+		{"unknown stop key", "POST", "/v1/vms/web/stop", `{"timout":"5s"}`, &root, nil, 400, `unknown field \"timout\"`, ""},
+		{"stop body not an object", "POST", "/v1/vms/web/stop", `"5s"`, &root, nil, 400, "stop request: json: cannot unmarshal string", ""},
+		{"two stop bodies", "POST", "/v1/vms/web/stop", `{} {}`, &root, nil, 400, "more than one JSON value", ""},
+		{"stop body of a forbidden peer", "POST", "/v1/vms/web/stop", `{"timeout":"soon"}`, &other, nil, 403, "is for root", ""},
 		{"body too large", "POST", "/v1/vms/web/stop", strings.Repeat("x", 5000), &root, nil, 413, "request body over 4096 bytes", ""},
 		{"unknown verb", "POST", "/v1/vms/web/frob", "", &root, nil, 404, "", ""},
 		{"wrong method", "GET", "/v1/vms/web/stop", "", &root, nil, 405, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := &fakeDaemon{known: map[string]bool{"web": true}, fail: tc.fail}
+			d := &fakeDaemon{known: map[string]bool{"web": true}, fail: tc.fail,
+				outcome: supervisor.Outcome{How: supervisor.ShutDown, Requested: true, After: 3200 * time.Millisecond}}
 			log, _ := newTestLog()
 			h := NewServer(Handler(d, acc, log), testLimits(), log).Handler
 			req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))

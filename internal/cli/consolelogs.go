@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/microvm-host/microvm/internal/console"
-	"github.com/microvm-host/microvm/internal/logfile"
+	"github.com/microvm-host/microvm/internal/manager"
 	"github.com/microvm-host/microvm/internal/state"
 )
 
@@ -53,43 +53,24 @@ func newLogsCmd(e *env) *cobra.Command {
 	var lines int
 	cmd := &cobra.Command{
 		Use:   "logs NAME [-f] [-n N]",
-		Short: "Show a VM's console log",
-		Long: `Show the console log of a VM run with microvm run --monitor: the
-last N lines (-n, default all of the current file), and with -f keep
-following it, across log rotations, until interrupted.`,
+		Short: "Show a VM's console log (under systemd: the journal of its units)",
+		Long: `Show the console log of a VM run with microvm run --monitor (as the
+daemon runs every VM): the last N lines (-n, default all of the current
+file), and with -f keep following it, across log rotations, until
+interrupted. A VM systemd manages logs to the journal: then this is
+journalctl for microvm@NAME and its helper units (set-booted, taps,
+macvtaps, PCI devices, virtiofsd), with the same -n and -f.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if lines < 0 {
 				return usageError("-n %d: expected a number of lines, 0 or more (see %s --help)", lines, cmd.CommandPath())
 			}
-			if err := state.CheckName(a[0]); err != nil {
-				return usageError("%v", err)
-			}
-			d, err := e.state()
+			m, done, err := e.managerOf(cmd.Context(), "logs of", a[0])
 			if err != nil {
 				return err
 			}
-			path := d.LogPath(a[0])
-			fi, err := os.Stat(path)
-			if err != nil {
-				return fmt.Errorf("logs of %q: %w", a[0], err)
-			}
-			// The size is taken before the tail, so following starts at
-			// or before its end: nothing is lost, at worst a line shown
-			// twice.
-			b, err := logfile.Tail(path, lines)
-			if err != nil {
-				return err
-			}
-			e.stdout.Write(b)
-			if !follow {
-				return nil
-			}
-			err = logfile.Follow(cmd.Context(), path, fi.Size(), e.stdout)
-			if errors.Is(err, cmd.Context().Err()) {
-				return nil
-			}
-			return err
+			defer done()
+			return m.Logs(cmd.Context(), a[0], manager.LogOptions{Lines: lines, Follow: follow}, e.stdout)
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep following the log")

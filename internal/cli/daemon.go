@@ -57,20 +57,7 @@ func runDaemon(ctx context.Context, e *env) error {
 			return err
 		}
 	}
-	policy := supervisor.DefaultPolicy
-	if cfg.Restart != "" {
-		policy.Mode = cfg.Restart
-	}
-	if cfg.RestartDelay.Duration > 0 {
-		policy.Delay = cfg.RestartDelay.Duration
-		policy.MaxDelay = max(policy.MaxDelay, policy.Delay)
-	}
-	if cfg.RestartBurst > 0 {
-		policy.Burst = cfg.RestartBurst
-	}
-	if cfg.RestartWindow.Duration > 0 {
-		policy.Window = cfg.RestartWindow.Duration
-	}
+	policy := restartPolicy(cfg)
 	if err := policy.Check(); err != nil {
 		return fmt.Errorf("%s: %w", e.hostConfigPath(), err)
 	}
@@ -141,7 +128,7 @@ func runDaemon(ctx context.Context, e *env) error {
 	log.Info("daemon ready", "socket", ln.Addr().String(), "state", d.Root, "nofile", nofile, "connections", lim.Total, "perUID", lim.PerUID)
 	<-sctx.Done()
 	log.Info("stopping all VMs")
-	err = dm.Shutdown(cfg.StopTimeout.Duration + supervisor.TermGrace + 5*time.Second)
+	err = dm.Shutdown(dm.LongestStop() + 5*time.Second)
 	srv.Close()
 	cancel()
 	return errors.Join(err, stopNetworks())

@@ -69,7 +69,7 @@ func newHostCmd(e *env) *cobra.Command {
 		c.Flags().BoolVar(&builtin, "builtin", false, "do the step here even if the runner ships its own script")
 		cmd.AddCommand(c)
 	}
-	cmd.AddCommand(newHostVirtiofsdCmd(e), newHostInitCmd(e), newHostBootedCmd(e, true), newHostBootedCmd(e, false), newHostNetworkCmd(e))
+	cmd.AddCommand(newHostVirtiofsdCmd(e), newHostInitCmd(e), newHostBootedCmd(e, true), newHostBootedCmd(e, false), newHostNetworkCmd(e), newHostRecordExitCmd(e))
 	return cmd
 }
 
@@ -191,6 +191,12 @@ func newHostBootedCmd(e *env, set bool) *cobra.Command {
 			}
 			if !set {
 				return d.RemoveLink(a[0], state.BootedLink)
+			}
+			// Refuse, with the reason, what could not run: under
+			// systemd this unit's failure is what keeps the helpers
+			// from running, and its message is what the journal says.
+			if _, _, err := e.hostStepRunner(a[0], "", false); err != nil {
+				return fmt.Errorf("not booting %q: %w", a[0], err)
 			}
 			cur, err := d.ReadLink(a[0], state.CurrentLink)
 			if err != nil {

@@ -3,14 +3,14 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/microvm-host/microvm/internal/manager"
 	"github.com/microvm-host/microvm/internal/printable"
 	"github.com/microvm-host/microvm/internal/source"
 	"github.com/microvm-host/microvm/internal/state"
@@ -69,13 +69,13 @@ yellow when it is booted but nothing runs (crashed), red otherwise.`,
 			if err != nil {
 				return err
 			}
-			entries := listEntries(cmd.Context(), e.builder, d, vms, e.checkSource)
+			entries := listEntries(cmd.Context(), e.builder, d, vms, e.checkSource, systemdRunning(cmd.Context(), e, d))
 			if asJSON {
 				enc := json.NewEncoder(e.stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(entries)
 			}
-			printList(e, entries)
+			printList(e, entries, startVerb(cmd.Context(), d))
 			return nil
 		},
 	}
@@ -88,35 +88,35 @@ yellow when it is booted but nothing runs (crashed), red otherwise.`,
 //
 // check vets a source before it is read (see env.checkSource): list runs
 // as root and must not read what the VM user points a source at.
-func listEntries(ctx context.Context, b *source.Builder, d *state.Dir, vms []state.VM, check func(state.Source) error) []listEntry {
+//
+// systemd names the VMs whose microvm@ unit is active: they run, though
+// without the process record `microvm run` writes.
+func listEntries(ctx context.Context, b *source.Builder, d *state.Dir, vms []state.VM, check func(state.Source) error, systemd map[string]bool) []listEntry {
 	entries := make([]listEntry, 0, len(vms))
 	cache := map[expectKey]expectResult{}
-	active := activeUnits(ctx)
 	for i := range vms {
 		le := listEntryOf(ctx, b, d, &vms[i], cache, check)
-		le.Running = le.Running || active["microvm@"+le.Name+".service"]
+		le.Running = le.Running || systemd[le.Name]
 		entries = append(entries, le)
 	}
 	return entries
 }
 
-// activeUnits returns the active microvm@ units when systemd runs, with
-// one systemctl call for all VMs (microvm.nix ran is-active per VM).
-func activeUnits(ctx context.Context) map[string]bool {
-	if _, err := os.Stat("/run/systemd/system"); err != nil {
-		return nil
-	}
-	out, err := exec.CommandContext(ctx, "systemctl", "list-units", "--plain", "--no-legend", "--state=active", "microvm@*.service").Output()
-	if err != nil {
-		return nil
-	}
-	active := map[string]bool{}
-	for _, line := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(line); len(f) > 0 {
-			active[f[0]] = true
+// systemdRunning returns the VMs systemd runs for this state directory,
+// with one D-Bus call for all of them (microvm.nix ran systemctl
+// is-active per VM). list still works when systemd cannot be asked: it
+// says so, and shows those VMs as booted but not running.
+func systemdRunning(ctx context.Context, e *env, d *state.Dir) map[string]bool {
+	h, err := manager.Open(ctx, d, manager.Options{Runtime: state.RuntimeDir()})
+	if err == nil {
+		defer h.Close()
+		var running map[string]bool
+		if running, err = h.Running(ctx); err == nil {
+			return running
 		}
 	}
-	return active
+	fmt.Fprintf(e.stderr, "microvm: warning: %v; VMs systemd runs are shown as not running\n", err)
+	return nil
 }
 
 type expectKey struct {
@@ -224,7 +224,7 @@ const (
 // versions and problems come from the state directory, where the VM user
 // can write: they are printed through package printable, so no escape
 // sequence in them reaches the terminal.
-func printList(e *env, entries []listEntry) {
+func printList(e *env, entries []listEntry, starter func(name string) string) {
 	display := func(v string) string { return printable.String(display(v)) }
 	c := func(code, s string) string { return s }
 	if e.color() {
@@ -235,16 +235,6 @@ func printList(e *env, entries []listEntry) {
 	// in the foreground. Asked once, for the first stopped VM: dialling
 	// the daemon and asking systemctl are not free, and the installed
 	// microvm@ template covers every name alike.
-	var start string
-	starter := func(name string) string {
-		if start == "" {
-			start = "microvm run"
-			if e.client().Available() || systemdManages(name) {
-				start = "microvm start"
-			}
-		}
-		return start
-	}
 	for _, le := range entries {
 		nameColor := ansiBoldRed
 		switch {
@@ -297,4 +287,25 @@ func display(v string) string {
 		return "runner " + base
 	}
 	return v
+}
+
+// startVerb says how a stopped VM is started here: `microvm start` when
+// a daemon or systemd would supervise it (package manager decides), else
+// `microvm run` in the foreground. Asked once, for the first stopped VM:
+// dialling the daemon and asking systemd are not free, and the installed
+// microvm@ template covers every name alike.
+func startVerb(ctx context.Context, d *state.Dir) func(name string) string {
+	var verb string
+	return func(name string) string {
+		if verb == "" {
+			verb = "microvm run"
+			if h, err := manager.Open(ctx, d, manager.Options{Runtime: state.RuntimeDir()}); err == nil {
+				if m, err := h.For(ctx, name); err == nil && m.Kind() != manager.None {
+					verb = "microvm start"
+				}
+				h.Close()
+			}
+		}
+		return verb
+	}
 }

@@ -29,7 +29,7 @@ func BenchmarkList1000(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		printList(e, listEntries(context.Background(), e.builder, d, vms, e.checkSource))
+		printList(e, listEntries(context.Background(), e.builder, d, vms, e.checkSource, nil), func(string) string { return "microvm run" })
 	}
 }
 
@@ -109,7 +109,7 @@ func TestMakeBenchState(t *testing.T) {
 		t.Fatal(err)
 	}
 	counts := map[string]int{}
-	for _, le := range listEntries(context.Background(), &source.Builder{Stderr: io.Discard}, d, vms, func(state.Source) error { return nil }) {
+	for _, le := range listEntries(context.Background(), &source.Builder{Stderr: io.Discard}, d, vms, func(state.Source) error { return nil }, nil) {
 		counts[le.Status]++
 	}
 	want := map[string]int{statusOutdated: n / 10, statusCurrent: n/2 - n/10, statusNotBooted: n / 2}

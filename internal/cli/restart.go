@@ -6,11 +6,18 @@ import (
 )
 
 // restartVM restarts a running VM so it boots its current runner,
-// through the daemon or systemd. A VM run in the foreground by
-// `microvm run` belongs to its terminal and cannot be restarted here.
+// through whoever manages it (the daemon or systemd: update -R under
+// systemd is `systemctl restart`, which re-runs the helpers from the new
+// current). A VM run in the foreground by `microvm run` belongs to its
+// terminal and cannot be restarted here.
 func restartVM(ctx context.Context, e *env, name string) error {
 	e.printf("Restarting MicroVM %s\n", name)
-	if err := viaDaemonOrSystemd(ctx, e, "restart", name); err != nil {
+	m, done, err := e.managerOf(ctx, "restarting", name)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := m.Restart(ctx, name); err != nil {
 		return fmt.Errorf("restarting %q: %w", name, err)
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/microvm-host/microvm/internal/hostprep"
+	"github.com/microvm-host/microvm/internal/hypervisor/control"
 	"github.com/microvm-host/microvm/internal/runner"
 	"github.com/microvm-host/microvm/internal/state"
 )
@@ -81,14 +82,14 @@ func run(ctx context.Context, e *env, name string, prep *hostprep.Prep, mon *mon
 	r, unlock, err := boot(ctx, e, d, name, prep, prep.ID)
 	if err != nil {
 		if mon != nil {
-			recordExit(e, name, mon, err, nil)
+			recordExit(e, name, mon, err, control.Ending{}, nil)
 		}
 		return err
 	}
 	vmDir := d.VMPath(name)
 	started := time.Now()
-	runErr := runHypervisor(e, vmDir, r, prep.ID, mon, unlock)
-	reportExit(e, name, mon, runErr, time.Since(started))
+	end, runErr := runHypervisor(e, vmDir, r, prep.ID, mon, unlock)
+	reportExit(e, name, mon, runErr, end, time.Since(started))
 	// Teardown must happen even if our caller gave up (Ctrl-C): use a
 	// fresh context.
 	if err := shutdownBooted(context.WithoutCancel(ctx), d, name, r, prep); err != nil {
@@ -178,24 +179,25 @@ func bootLocked(ctx context.Context, e *env, d *state.Dir, name string, prep Hos
 	return r, nil
 }
 
-// runHypervisor runs bin/microvm-run of the booted runner until it exits.
+// runHypervisor runs bin/microvm-run of the booted runner until it exits,
+// and says why it ended where the hypervisor tells (watchEnding).
 // It execs the booted path, not current: an update meanwhile must not
 // change what is running. It calls unlock (the VM's lock, see boot) once
 // the process record is written, or when starting failed.
-func runHypervisor(e *env, vmDir string, r *runner.Runner, id hostprep.Identity, mon *monitor, unlock func()) error {
+func runHypervisor(e *env, vmDir string, r *runner.Runner, id hostprep.Identity, mon *monitor, unlock func()) (control.Ending, error) {
 	unlock = sync.OnceFunc(unlock)
 	defer unlock()
 	cmd := exec.Command(filepath.Join(r.Dir, runner.RunScript))
 	cmd.Dir = vmDir
 	if id.Switch {
 		if err := asVMUser(cmd, id, func(f string, a ...any) { fmt.Fprintf(e.stderr, f, a...) }); err != nil {
-			return err
+			return control.Ending{}, err
 		}
 	}
 	runScript := cmd.Path
 	release, abort, err := holdUntilRecorded(cmd)
 	if err != nil {
-		return err
+		return control.Ending{}, err
 	}
 	defer abort()
 	// Signals: on a terminal, Ctrl-C reaches the hypervisor directly (same
@@ -207,20 +209,20 @@ func runHypervisor(e *env, vmDir string, r *runner.Runner, id hostprep.Identity,
 	if mon != nil && r.Meta != nil && r.Meta.SupportsNotifySocket {
 		stopNotify, err := listenNotify(cmd, state.RuntimeDir(), filepath.Base(vmDir), id)
 		if err != nil {
-			return err
+			return control.Ending{}, err
 		}
 		defer stopNotify()
 	}
 	if mon != nil {
 		stopMonitor, err := mon.start(cmd)
 		if err != nil {
-			return err
+			return control.Ending{}, err
 		}
 		defer stopMonitor()
 	} else {
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.stdout, e.stderr
 		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("starting %s: %w", runScript, err)
+			return control.Ending{}, fmt.Errorf("starting %s: %w", runScript, err)
 		}
 	}
 	if p, err := state.ProcessOf(cmd.Process.Pid); err == nil {
@@ -228,6 +230,7 @@ func runHypervisor(e *env, vmDir string, r *runner.Runner, id hostprep.Identity,
 	}
 	release()
 	unlock()
+	watch := watchEnding(vmDir, r, id.UID, func(f string, a ...any) { fmt.Fprintf(e.stderr, f, a...) })
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	for {
@@ -238,11 +241,12 @@ func runHypervisor(e *env, vmDir string, r *runner.Runner, id hostprep.Identity,
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
 				if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-					return exitError{code: 128 + int(ws.Signal())}
+					err = exitError{code: 128 + int(ws.Signal())}
+				} else {
+					err = exitError{code: ee.ExitCode()}
 				}
-				return exitError{code: ee.ExitCode()}
 			}
-			return err
+			return watch.ending(ExitCode(err)), err
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/microvm-host/microvm/internal/guest/ociinit"
+	"github.com/microvm-host/microvm/internal/hypervisor/control"
 	"github.com/microvm-host/microvm/internal/printable"
 	"github.com/microvm-host/microvm/internal/state"
 	"github.com/microvm-host/microvm/internal/supervisor"
@@ -22,16 +23,20 @@ const earlyExit = 5 * time.Second
 // nobody watches, so its last lines are printed; in the foreground they
 // are on the terminal already, and a quick failure is pointed out.
 // Errors other than the hypervisor's exit status are printed by main.
-func reportExit(e *env, name string, mon *monitor, runErr error, ran time.Duration) {
+func reportExit(e *env, name string, mon *monitor, runErr error, end control.Ending, ran time.Duration) {
 	var tail []string
 	var ee exitError
 	failed := errors.As(runErr, &ee) && ee.code != 0
 	if failed && mon != nil {
 		tail = mon.tail()
 	}
-	recordExit(e, name, mon, runErr, tail)
-	if code, ok := processExit(mon, runErr); ok {
-		fmt.Fprintf(e.stderr, "microvm: the image's process in %s exited with status %d\n", name, code)
+	rec := recordExit(e, name, mon, runErr, end, tail)
+	if mon == nil && end.Why != "" && !failed {
+		// The terminal saw the console, not why it ended.
+		fmt.Fprintf(e.stderr, "microvm: %s: %s\n", name, supervisor.ExitOutcome(rec, true))
+	}
+	if rec.Process != nil {
+		fmt.Fprintf(e.stderr, "microvm: the image's process in %s exited with status %d\n", name, *rec.Process)
 	}
 	if !failed {
 		return
@@ -57,8 +62,8 @@ func reportExit(e *env, name string, mon *monitor, runErr error, ran time.Durati
 // say why. A foreground run that cannot write the runtime directory (a
 // user running their own VMs) goes unrecorded, silently: the terminal
 // showed it all.
-func recordExit(e *env, name string, mon *monitor, runErr error, tail []string) {
-	rec := supervisor.ExitRecord{Code: ExitCode(runErr), Tail: tail}
+func recordExit(e *env, name string, mon *monitor, runErr error, end control.Ending, tail []string) supervisor.ExitRecord {
+	rec := supervisor.ExitRecord{Code: ExitCode(runErr), Ending: end.Why, Reason: end.Detail, Tail: tail}
 	if code, ok := processExit(mon, runErr); ok {
 		rec.Process = &code
 	}
@@ -74,6 +79,7 @@ func recordExit(e *env, name string, mon *monitor, runErr error, tail []string) 
 	if err != nil && mon != nil {
 		fmt.Fprintf(e.stderr, "microvm: recording the exit of %s: %v\n", name, err)
 	}
+	return rec
 }
 
 // processExit is the exit status an image VM's init reported on the

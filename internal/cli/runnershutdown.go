@@ -16,50 +16,77 @@ import (
 )
 
 // newRunnerShutdownCmd is bin/microvm-shutdown of generated runners: it
-// requests a graceful power-off and then waits until the hypervisor
-// process is gone, so whoever runs it (systemd's ExecStop, the daemon,
-// a user) knows the guest is down when it returns. microvm.nix's qemu
-// script returned at once under systemd and the VM was killed (#578).
+// requests a graceful power-off, re-sends it with the ACPI power button
+// every --resend, and waits until the hypervisor process is gone, up to
+// --timeout, so whoever runs it (systemd's ExecStop, the daemon, a user)
+// knows the guest is down when it returns. microvm.nix's qemu script
+// returned at once under systemd and the VM was killed (#578).
+//
+// The re-sending lives here rather than in the supervisor so that it
+// works wherever the script runs; the supervisor passes its times in the
+// environment (supervisor.EnvStopTimeout, EnvStopResend), since the
+// script passes no arguments on.
 func newRunnerShutdownCmd(e *env) *cobra.Command {
 	var method, socket, binary string
-	var timeout time.Duration
+	var timeout, resend time.Duration
 	cmd := &cobra.Command{
-		Use:   "shutdown --method M --socket S [--binary B] [--timeout D]",
-		Short: "Request a graceful power-off and wait for the hypervisor to exit",
-		Args:  args(cobra.NoArgs),
+		Use:   "shutdown --method M --socket S [--binary B] [--timeout D] [--resend D]",
+		Short: "Request a graceful power-off, re-send it, and wait for the hypervisor to exit",
+		Long: `Ask the guest to power off, ask again with the ACPI power button (where
+the hypervisor has one) every --resend, and wait until the hypervisor
+exited, up to --timeout. The defaults come from $` + supervisor.EnvStopTimeout + ` and
+$` + supervisor.EnvStopResend + ` when set (Go durations), else from the flags.`,
+		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return shutdownAndWait(cmd.Context(), method, socket, binary, timeout)
+			for _, f := range []struct {
+				flag, env string
+				d         *time.Duration
+			}{{"timeout", supervisor.EnvStopTimeout, &timeout}, {"resend", supervisor.EnvStopResend, &resend}} {
+				if s := os.Getenv(f.env); s != "" && !cmd.Flags().Changed(f.flag) {
+					d, err := time.ParseDuration(s)
+					if err != nil || d <= 0 {
+						return usageError("$%s %q: expected a positive duration like %q", f.env, s, cmd.Flags().Lookup(f.flag).DefValue)
+					}
+					*f.d = d
+				}
+				if *f.d <= 0 {
+					return usageError("--%s %v: expected a positive duration", f.flag, *f.d)
+				}
+			}
+			warn := func(err error) { fmt.Fprintf(e.stderr, "microvm: %v; asking again in %s\n", err, resend) }
+			return shutdownAndWait(cmd.Context(), method, socket, binary, timeout, resend, warn)
 		},
 	}
 	cmd.Flags().StringVar(&method, "method", "", "qmp, cloud-hypervisor, firecracker or crosvm")
 	cmd.Flags().StringVar(&socket, "socket", "", "control socket, relative to the VM directory")
 	cmd.Flags().StringVar(&binary, "binary", "", "the hypervisor binary, for methods that run it (default: its name on PATH)")
-	cmd.Flags().DurationVar(&timeout, "timeout", supervisor.DefaultStopTimeout, "how long to wait for the guest to power off")
+	cmd.Flags().DurationVar(&timeout, "timeout", supervisor.DefaultLadder.Timeout, "how long to wait for the guest to power off")
+	cmd.Flags().DurationVar(&resend, "resend", supervisor.DefaultLadder.Resend, "how often to ask again, with the power button")
 	return cmd
 }
 
-func shutdownAndWait(ctx context.Context, method, socket, binary string, timeout time.Duration) error {
+func shutdownAndWait(ctx context.Context, method, socket, binary string, timeout, resend time.Duration, warn func(error)) error {
 	// What to wait on is found before asking: a fast guest may be gone
 	// by the time the request returns.
 	proc, err := hypervisorProcess()
 	if err != nil {
 		return err
 	}
-	if err := control.RequestShutdown(ctx, method, socket, binary); err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	var wait func(context.Context) error
 	switch {
 	case proc != nil:
-		err = control.WaitExit(ctx, proc.PID, proc.StartTime)
+		wait = func(ctx context.Context) error { return control.WaitExit(ctx, proc.PID, proc.StartTime) }
 	case method == hypervisor.ShutdownQMP || method == hypervisor.ShutdownFirecracker:
 		// Both close their socket only when the process exits.
-		err = control.WaitSocketClosed(ctx, socket)
+		wait = func(ctx context.Context) error { return control.WaitSocketClosed(ctx, socket) }
 	default:
+		// Ask once, as before re-sending existed, and say why not more.
+		if err := control.RequestShutdown(ctx, method, socket, binary); err != nil {
+			return err
+		}
 		return fmt.Errorf("shutdown requested, but cannot tell when the hypervisor exits: no $MAINPID and no process record in %s", mustGetwd())
 	}
-	if err != nil {
+	if err := control.PowerOff(ctx, method, socket, binary, wait, resend, timeout, warn); err != nil {
 		return fmt.Errorf("waiting for the hypervisor to exit after the shutdown request: %w", err)
 	}
 	return nil

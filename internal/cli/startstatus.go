@@ -5,49 +5,54 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os/exec"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/microvm-host/microvm/internal/api"
 	"github.com/microvm-host/microvm/internal/hostconfig"
+	"github.com/microvm-host/microvm/internal/manager"
 	"github.com/microvm-host/microvm/internal/state"
 	"github.com/microvm-host/microvm/internal/supervisor"
 )
 
-func (e *env) client() *api.Client { return api.NewClient(state.RuntimeDir()) }
-
-// viaDaemonOrSystemd runs verb on name through the daemon, or through
-// systemctl when systemd manages the VM.
-func viaDaemonOrSystemd(ctx context.Context, e *env, verb, name string) error {
-	if err := state.CheckName(name); err != nil {
-		return usageError("%v", err)
+// managers finds who manages the VMs of the state directory: the
+// daemon, systemd or nobody (package manager decides, per VM). The
+// caller closes it.
+func (e *env) managers(ctx context.Context) (*manager.Host, error) {
+	d, err := e.state()
+	if err != nil {
+		return nil, err
 	}
-	if c := e.client(); c.Available() {
-		return c.Do(ctx, verb, name, api.Bound(verb, daemonStopTimeout(e, name, supervisor.DefaultStopTimeout)))
-	}
-	if systemdManages(name) {
-		unit := "microvm@" + name + ".service"
-		out, err := exec.CommandContext(ctx, "systemctl", verb, unit).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("systemctl %s %s: %w: %s", verb, unit, err, strings.TrimSpace(string(out)))
-		}
-		return nil
-	}
-	return fmt.Errorf("%s %q: %w (start one with `microvm daemon`, install systemd units, or use `microvm run`)", verb, name, api.ErrNoDaemon)
+	return manager.Open(ctx, d, manager.Options{Runtime: state.RuntimeDir(), Ladder: e.configuredLadderOf, Addresses: vmAddresses(d)})
 }
 
-// daemonStopTimeout is how long the daemon lets name power off (the host
-// configuration's, which the daemon reads), at least least: the client
-// waits for that. host.toml may be root's only; then least.
-func daemonStopTimeout(e *env, name string, least time.Duration) time.Duration {
-	if cfg, err := hostconfig.Load(e.hostConfigPath()); err == nil {
-		return max(cfg.StopTimeoutFor(name), least)
+// managerOf returns who manages name, with the Host to close; doing
+// ("starting", "stopping") is the errors' context.
+func (e *env) managerOf(ctx context.Context, doing, name string) (manager.Manager, func(), error) {
+	if err := state.CheckName(name); err != nil {
+		return nil, nil, usageError("%v", err)
 	}
-	return least
+	h, err := e.managers(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s %q: %w", doing, name, err)
+	}
+	m, err := h.For(ctx, name)
+	if err != nil {
+		h.Close()
+		return nil, nil, fmt.Errorf("%s %q: %w", doing, name, err)
+	}
+	return m, h.Close, nil
+}
+
+// configuredLadderOf is how host.toml says to stop name (zero times where
+// it says nothing, or where it cannot be read: it may be root's only).
+func (e *env) configuredLadderOf(name string) supervisor.Ladder {
+	if cfg, err := hostconfig.Load(e.hostConfigPath()); err == nil {
+		return supervisor.LadderOf(cfg.StopFor(name))
+	}
+	return supervisor.Ladder{}
 }
 
 func newStartCmd(e *env, verb string) *cobra.Command {
@@ -60,9 +65,12 @@ func newStartCmd(e *env, verb string) *cobra.Command {
 		Short: short,
 		Args:  args(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, names []string) error {
+			if err := checkNames(names); err != nil {
+				return err
+			}
 			var errs []error
 			for _, name := range names {
-				if err := viaDaemonOrSystemd(cmd.Context(), e, verb, name); err != nil {
+				if err := startVM(cmd.Context(), e, verb, name); err != nil {
 					errs = append(errs, err)
 					continue
 				}
@@ -73,18 +81,35 @@ func newStartCmd(e *env, verb string) *cobra.Command {
 	}
 }
 
+// startVM starts or restarts name through whoever manages it.
+func startVM(ctx context.Context, e *env, verb, name string) error {
+	doing := map[string]string{"start": "starting", "restart": "restarting"}[verb]
+	m, done, err := e.managerOf(ctx, doing, name)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if verb == "restart" {
+		return m.Restart(ctx, name)
+	}
+	return m.Start(ctx, name)
+}
+
 func newStatusCmd(e *env) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status [NAME...] [--json]",
 		Short: "Show what runs: state, pid, restarts, address, last exit",
 		Long: `Show each VM's state: stopped, starting, running, stopping, failed
-(crash loop; start it by hand) or broken (booted, but nothing runs). With a
-daemon it also knows restarts; without one the state comes from the state
-directory alone. The last exit, with the console's last lines when that
-run failed, comes from the daemon or from the record microvm run left.
-ADDRESS is the guest's address on managed networks (host.toml
-[network.NAME]), from their DHCP leases.`,
+(crash loop; start it by hand) or broken (booted, but nothing runs). The
+daemon or systemd, whichever manages the VM, also knows its restarts and
+last exit (under systemd from microvm@NAME: MainPID, ActiveEnterTimestamp,
+NRestarts, ExecMainCode/ExecMainStatus and Result). For a VM nobody
+manages, the state comes from the state directory, and the last exit,
+with the console's last lines when that run failed, from the record
+microvm run left. ADDRESS is the guest's address on managed networks
+(host.toml [network.NAME]), from their DHCP leases. --json adds
+managedBy: daemon, systemd or none.`,
 		RunE: func(cmd *cobra.Command, names []string) error {
 			if err := checkNames(names); err != nil {
 				return err
@@ -118,9 +143,13 @@ ADDRESS is the guest's address on managed networks (host.toml
 				if len(s.Addresses) > 0 {
 					addr = strings.Join(s.Addresses, ",")
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, s.State, pid, s.Restarts, since, addr, lastExitCell(s))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", s.Name, s.State, pid, s.Restarts, since, addr, lastExitCell(s.Status))
 			}
-			return errors.Join(tw.Flush(), printDetails(e.stdout, sts), unknown)
+			plain := make([]supervisor.Status, len(sts))
+			for i := range sts {
+				plain[i] = sts[i].Status
+			}
+			return errors.Join(tw.Flush(), printDetails(e.stdout, plain), unknown)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -141,12 +170,12 @@ func checkNames(names []string) error {
 
 // pickStatuses keeps the statuses of names, in the order of sts, and
 // reports every name without one.
-func pickStatuses(sts []supervisor.Status, names []string) ([]supervisor.Status, error) {
+func pickStatuses(sts []manager.Status, names []string) ([]manager.Status, error) {
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
 	}
-	var keep []supervisor.Status
+	var keep []manager.Status
 	for _, s := range sts {
 		if want[s.Name] {
 			keep = append(keep, s)
@@ -163,27 +192,12 @@ func pickStatuses(sts []supervisor.Status, names []string) ([]supervisor.Status,
 	return keep, errors.Join(errs...)
 }
 
-// statuses asks the daemon, or derives the states from the state
-// directory when none runs.
-func statuses(ctx context.Context, e *env) ([]supervisor.Status, error) {
-	if c := e.client(); c.Available() {
-		return c.Statuses(ctx)
-	}
-	d, err := e.state()
+// statuses reports every VM, each from whoever manages it.
+func statuses(ctx context.Context, e *env) ([]manager.Status, error) {
+	h, err := e.managers(ctx)
 	if err != nil {
 		return nil, err
 	}
-	dm := &supervisor.Daemon{State: d, Runtime: state.RuntimeDir(), Addresses: vmAddresses(d)}
-	sts, err := dm.Statuses()
-	if err != nil {
-		return nil, err
-	}
-	// Under systemd, the units say what runs (one systemctl call).
-	active := activeUnits(ctx)
-	for i := range sts {
-		if active["microvm@"+sts[i].Name+".service"] {
-			sts[i].State = supervisor.Running
-		}
-	}
-	return sts, nil
+	defer h.Close()
+	return h.Statuses(ctx)
 }

@@ -3,13 +3,14 @@ package cli
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/microvm-host/microvm/internal/hostconfig"
+	"github.com/microvm-host/microvm/internal/manager"
+	"github.com/microvm-host/microvm/internal/supervisor"
 	"github.com/microvm-host/microvm/internal/systemd"
 )
 
@@ -27,8 +28,11 @@ func newSystemdCmd(e *env) *cobra.Command {
 microvm-cloud-init@, microvm-tap-interfaces@, microvm-macvtap-interfaces@,
 microvm-pci-devices@, microvm-virtiofsd@ and microvms.target) into DIR, with this binary, the
 state directory and the host configuration's VM user and group. Files
-that are already up to date are left alone. With systemd running and the
-default DIR, systemd is reloaded.`,
+that are already up to date are left alone. microvm@ restarts VMs by the
+host configuration's restart policy (restart, restartDelay; restartBurst
+starts within restartWindow fail it) and gives them its stopTimeout.
+With systemd running and the default DIR, microvms.target is enabled (it
+starts the --autostart VMs at boot) and systemd is reloaded.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Split here, not with a StringSlice flag: its CSV parsing
@@ -50,7 +54,28 @@ default DIR, systemd is reloaded.`,
 			if err != nil {
 				return err
 			}
-			units, err := systemd.Render(systemd.Options{Microvm: self, StateDir: root, User: cfg.User, Group: cfg.Group, Autostart: autostart})
+			// The units restart VMs as the daemon would (host.toml's
+			// restart, restartDelay, restartBurst, restartWindow).
+			policy := restartPolicy(cfg)
+			if err := policy.Check(); err != nil {
+				return fmt.Errorf("%s: %w", e.hostConfigPath(), err)
+			}
+			if cfg.Restart == "" {
+				// The daemon's default, on-failure, keeps a guest that
+				// powered off stopped and restarts one that rebooted,
+				// because it learns which it was from the hypervisor. A
+				// unit cannot: qemu exits 0 for both. Under on-failure a
+				// guest's reboot would stop the VM for good, so the units
+				// default to microvm.nix's always (a guest cannot stay
+				// off; microvm stop can).
+				policy.Mode = supervisor.RestartAlways
+			}
+			units, err := systemd.Render(systemd.Options{
+				Microvm: self, StateDir: root, User: cfg.User, Group: cfg.Group, Autostart: autostart,
+				StopTimeout: cfg.StopTimeout.Duration,
+				Restart:     policy.Mode, RestartDelay: policy.Delay,
+				StartLimitBurst: policy.Burst, StartLimitInterval: policy.Window,
+			})
 			if err != nil {
 				return err
 			}
@@ -58,11 +83,13 @@ default DIR, systemd is reloaded.`,
 				return err
 			}
 			e.printf("Installed %d units in %s\n", len(units), prefix)
-			if _, err := os.Stat("/run/systemd/system"); err == nil && !cmd.Flags().Changed("prefix") {
-				if out, err := exec.CommandContext(cmd.Context(), "systemctl", "daemon-reload").CombinedOutput(); err != nil {
-					return fmt.Errorf("systemctl daemon-reload: %w: %s", err, strings.TrimSpace(string(out)))
-				}
+			if _, err := os.Stat(manager.DefaultSystemdRunning); err != nil || cmd.Flags().Changed("prefix") {
+				return nil
 			}
+			if err := systemd.Activate(cmd.Context()); err != nil {
+				return err
+			}
+			e.printf("Enabled %s and reloaded systemd.\n", systemd.Target)
 			return nil
 		},
 	}
@@ -70,4 +97,24 @@ default DIR, systemd is reloaded.`,
 	install.Flags().StringArrayVar(&autostartArgs, "autostart", nil, "VMs microvms.target starts at boot (repeatable, or comma-separated)")
 	cmd.AddCommand(install)
 	return cmd
+}
+
+// restartPolicy is the host configuration's restart policy: what the
+// daemon applies, and what the systemd units say as far as they can.
+func restartPolicy(cfg *hostconfig.Config) supervisor.Policy {
+	p := supervisor.DefaultPolicy
+	if cfg.Restart != "" {
+		p.Mode = cfg.Restart
+	}
+	if cfg.RestartDelay.Duration > 0 {
+		p.Delay = cfg.RestartDelay.Duration
+		p.MaxDelay = max(p.MaxDelay, p.Delay)
+	}
+	if cfg.RestartBurst > 0 {
+		p.Burst = cfg.RestartBurst
+	}
+	if cfg.RestartWindow.Duration > 0 {
+		p.Window = cfg.RestartWindow.Duration
+	}
+	return p
 }

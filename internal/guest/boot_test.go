@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/microvm-host/microvm/internal/hypervisor/control"
 )
 
 // Boot tests run real guests under TCG on slow shared cores: timeouts are
@@ -190,4 +192,39 @@ const ctrlAltDel = `{"arguments":{"events":[` +
 
 func qmpArgs(socket string) []string {
 	return []string{"-qmp", "unix:" + socket + ",server,nowait"}
+}
+
+// eventsArgs is a second QMP monitor for events, as the qemu generator
+// emits it.
+func eventsArgs(socket string) []string {
+	return []string{"-chardev", "socket,id=events,path=" + socket + ",server=on,wait=off", "-mon", "chardev=events,mode=control"}
+}
+
+// watchEvents watches qemu's events on socket until it exits, with the
+// production watcher, and sends why it ended.
+func watchEvents(t testing.TB, socket string) <-chan control.Ending {
+	t.Helper()
+	var conn net.Conn
+	var err error
+	for range 50 { // qemu creates the socket shortly after starting
+		if conn, err = net.Dial("unix", socket); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("connecting to the events monitor: %v", err)
+	}
+	ending := make(chan control.Ending, 1)
+	go func() {
+		defer conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), bootTimeout)
+		defer cancel()
+		end, err := control.WatchQMP(ctx, conn)
+		if err != nil {
+			t.Errorf("watching qemu's events: %v", err)
+		}
+		ending <- end
+	}()
+	return ending
 }

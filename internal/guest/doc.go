@@ -11,6 +11,11 @@
 //	microvm.dhcp=IFACE                     address and default route by DHCP
 //	                                       (busybox udhcpc); repeatable
 //	microvm.test-write=FILE                append "boot" to FILE, print boots=N
+//	microvm.test-cad=ignore                ignore Ctrl+Alt+Del (masked, or lost
+//	                                       while booting): only the ACPI power
+//	                                       button powers it off
+//	microvm.test-cad=reboot                reboot on Ctrl+Alt+Del, as a systemd
+//	                                       guest does (the VM ends as a reset)
 //
 // and reports on the console (ttyS0), one line each:
 //
@@ -19,12 +24,16 @@
 //	microvm-guest: boots=N
 //	microvm-guest: error: WHAT             then no ready line
 //	microvm-guest: ready                   ReadyLine
+//	microvm-guest: power button            PowerButtonLine
+//	microvm-guest: ignoring Ctrl-Alt-Del   IgnoringCADLine
 //	microvm-guest: powering off            PoweringOffLine
+//	microvm-guest: rebooting               RebootingLine
 //
 // Lo and every eth* interface are brought up. The guest powers off cleanly
 // (sync, unmount, ACPI poweroff) on Ctrl+Alt+Del, which is what
-// microvm.nix's qemu shutdown sends, and on the ACPI power button, which
-// cloud-hypervisor and crosvm send.
+// microvm.nix's qemu shutdown sends (unless microvm.test-cad says
+// otherwise), and on the ACPI power button, which cloud-hypervisor and
+// crosvm send, and qemu's system_powerdown.
 //
 // Host requirements found while building it, for whoever writes the qemu
 // command line:

@@ -1,6 +1,7 @@
 package guest
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/microvm-host/microvm/internal/hypervisor/control"
 )
 
 func TestBootReady(t *testing.T) {
@@ -40,6 +43,64 @@ func TestBootPowerButton(t *testing.T) {
 	qmp(t, sock, `{"execute":"system_powerdown"}`)
 	waitExit(t, m)
 	t.Logf("power button to exit: %v", time.Since(start))
+}
+
+// TestBootCtrlAltDelIgnored plays a guest whose Ctrl+Alt+Del is lost or
+// masked: it stays up, and powers off on the ACPI power button, which is
+// what a stop re-sends; qemu says it was a power-off.
+func TestBootCtrlAltDelIgnored(t *testing.T) {
+	h := needBoot(t)
+	dir := t.TempDir()
+	sock, events := filepath.Join(dir, "qmp.sock"), filepath.Join(dir, "events.sock")
+	m := h.boot(t, "microvm.test-cad=ignore", append(qmpArgs(sock), eventsArgs(events)...)...)
+	ending := watchEvents(t, events)
+	waitReady(t, m)
+	qmp(t, sock, ctrlAltDel)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := m.waitFor(ctx, IgnoringCADLine); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-m.exited:
+		t.Fatal("qemu exited after an ignored Ctrl+Alt+Del")
+	default:
+	}
+	qmp(t, sock, `{"execute":"system_powerdown"}`)
+	waitExit(t, m)
+	if !strings.Contains(m.console(), PowerButtonLine) {
+		t.Errorf("console lacks %q", PowerButtonLine)
+	}
+	if end := <-ending; end != (control.Ending{Why: control.EndPowerOff, Detail: "guest-shutdown"}) {
+		t.Errorf("qemu said %+v; want a guest power-off", end)
+	}
+}
+
+// TestBootCtrlAltDelReboot plays a systemd guest, which reboots on
+// Ctrl+Alt+Del: qemu (-no-reboot) exits with status 0 as for a power-off,
+// and only its SHUTDOWN event tells the two apart.
+func TestBootCtrlAltDelReboot(t *testing.T) {
+	h := needBoot(t)
+	dir := t.TempDir()
+	sock, events := filepath.Join(dir, "qmp.sock"), filepath.Join(dir, "events.sock")
+	m := h.boot(t, "microvm.test-cad=reboot", append(qmpArgs(sock), eventsArgs(events)...)...)
+	ending := watchEvents(t, events)
+	waitReady(t, m)
+	qmp(t, sock, ctrlAltDel)
+	select {
+	case <-m.exited:
+	case <-time.After(shutdownTimeout):
+		t.Fatalf("qemu still running %v after Ctrl+Alt+Del", shutdownTimeout)
+	}
+	if err := m.wait(); err != nil {
+		t.Fatalf("qemu did not exit cleanly: %v", err)
+	}
+	if !strings.Contains(m.console(), RebootingLine) {
+		t.Errorf("console lacks %q", RebootingLine)
+	}
+	if end := <-ending; end != (control.Ending{Why: control.EndReboot, Detail: "guest-reset"}) {
+		t.Errorf("qemu said %+v; want a guest reboot", end)
+	}
 }
 
 // TestBootVolume formats a volume on the host, and checks that what the

@@ -8,8 +8,9 @@
 #
 # Lines starting with "microvm-guest: " on the console are the contract
 # with the host: "mounted TAG at MP", "address ADDR on IFACE", "boots=N",
-# "cidata on DEV", "error: ...", then "ready" only if nothing failed, and
-# "powering off". udhcpc calls it too, with its events (microvm.dhcp).
+# "cidata on DEV", "error: ...", then "ready" only if nothing failed,
+# "power button", "ignoring Ctrl-Alt-Del", and "powering off" or
+# "rebooting". udhcpc calls it too, with its events (microvm.dhcp).
 
 say() { echo "microvm-guest: $*" > /dev/console; }
 
@@ -154,11 +155,40 @@ setup() {
 	[ -z "$failed" ] && say ready
 }
 
-power_off() {
-	say "powering off"
+# ctrl_alt_del acts on Ctrl+Alt+Del as microvm.test-cad says, to play the
+# guests a stop must cope with: "ignore" one whose Ctrl-Alt-Del is masked
+# or lost (it powers off only on the ACPI power button), "reboot" a
+# systemd guest (its Ctrl-Alt-Del is a reboot). Without it: power off.
+ctrl_alt_del() {
+	set -f
+	for arg in $(cat /proc/cmdline); do
+		case $arg in
+		microvm.test-cad=ignore)
+			say "ignoring Ctrl-Alt-Del"
+			return
+			;;
+		microvm.test-cad=reboot)
+			stop_all
+			say "rebooting"
+			# reboot=t: a triple fault, which qemu's -no-reboot ends
+			# the VM on, as a guest-reset.
+			reboot -f
+			;;
+		esac
+	done
+	power_off
+}
+
+# stop_all ends every process and leaves the file systems clean.
+stop_all() {
 	kill -TERM -1 2> /dev/null
 	sync
 	umount -a -r 2> /dev/null
+}
+
+power_off() {
+	stop_all
+	say "powering off"
 	poweroff -f
 	# Without ACPI poweroff cannot work; reboot=t plus qemu's -no-reboot
 	# still end the VM.
@@ -170,6 +200,12 @@ if [ $$ = 1 ]; then
 fi
 case $1 in
 setup) setup ;;
+ctrlaltdel) ctrl_alt_del ;;
+# acpid runs this for the ACPI power button.
+powerbutton)
+	say "power button"
+	power_off
+	;;
 # shutdown is what busybox init runs for "poweroff" or "reboot" inside the
 # guest; the VM ends either way.
 poweroff | shutdown) power_off ;;
@@ -178,7 +214,7 @@ bound | renew) dhcp_bound ;;
 deconfig) ip addr flush dev "$interface" ;;
 leasefail | nak) ;;
 *)
-	echo "usage: /init setup|poweroff|shutdown" >&2
+	echo "usage: /init setup|ctrlaltdel|powerbutton|poweroff|shutdown" >&2
 	exit 2
 	;;
 esac

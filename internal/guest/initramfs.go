@@ -17,10 +17,15 @@ const DefaultBusybox = "/bin/busybox"
 
 // Console lines of the guest. ReadyLine comes once mounts and network are
 // up, and only if nothing failed; each failure prints a line starting with
-// ErrorPrefix instead. PoweringOffLine starts a clean power-off.
+// ErrorPrefix instead. PoweringOffLine starts a clean power-off,
+// RebootingLine a reboot (microvm.test-cad=reboot); PowerButtonLine and
+// IgnoringCADLine say what the guest got.
 const (
 	ReadyLine       = "microvm-guest: ready"
 	PoweringOffLine = "microvm-guest: powering off"
+	RebootingLine   = "microvm-guest: rebooting"
+	PowerButtonLine = "microvm-guest: power button"
+	IgnoringCADLine = "microvm-guest: ignoring Ctrl-Alt-Del"
 	ErrorPrefix     = "microvm-guest: error: "
 )
 
@@ -32,7 +37,7 @@ var inittab []byte
 
 // acpiHandler is what busybox acpid runs for the power button: its
 // built-in tables map KEY_POWER to /etc/acpi/PWRF/00000080.
-const acpiHandler = "#!/bin/sh\nexec /init poweroff\n"
+const acpiHandler = "#!/bin/sh\nexec /init powerbutton\n"
 
 // applets are the busybox applets /init and a console user need.
 var applets = []string{

@@ -14,6 +14,14 @@ const (
 	DefaultGroup             = "kvm"
 	DefaultAutostartParallel = 2
 	DefaultStopTimeout       = 150 * time.Second // microvm.nix's TimeoutSec
+	// DefaultStopResend re-sends a lost or ignored Ctrl-Alt-Del (with the
+	// power button) well before the timeout, but not so soon that a
+	// systemd guest shutting down under TCG gets it twice within its
+	// shutdown: harmless, yet noisy in its journal.
+	DefaultStopResend = 15 * time.Second
+	// DefaultStopKillAfter is how long the hypervisor has after SIGTERM
+	// before SIGKILL (qemu exits at once on SIGTERM).
+	DefaultStopKillAfter = 10 * time.Second
 )
 
 // applyDefaults fills what the file at path left out. Load has refused
@@ -30,6 +38,12 @@ func (c *Config) applyDefaults(path string) {
 	}
 	if c.StopTimeout.Duration == 0 {
 		c.StopTimeout.Duration = DefaultStopTimeout
+	}
+	if c.StopResend.Duration == 0 {
+		c.StopResend.Duration = DefaultStopResend
+	}
+	if c.StopKillAfter.Duration == 0 {
+		c.StopKillAfter.Duration = DefaultStopKillAfter
 	}
 	c.networkDefaults()
 	// Relative sources are relative to this file, not to wherever the

@@ -46,8 +46,15 @@ type Config struct {
 	RestartDelay  Duration `toml:"restartDelay"`
 	RestartBurst  int      `toml:"restartBurst"`
 	RestartWindow Duration `toml:"restartWindow"`
-	// StopTimeout bounds a graceful stop (150 s, microvm.nix's).
-	StopTimeout Duration `toml:"stopTimeout"`
+	// StopTimeout bounds a graceful stop (150 s, microvm.nix's): the
+	// guest's whole time to power off, from the first request. Within
+	// it the request (Ctrl-Alt-Del) is re-sent every StopResend, with
+	// the ACPI power button where the hypervisor has one: a Ctrl-Alt-Del
+	// sent while the guest boots is lost, and a guest may ignore it.
+	// After it comes SIGTERM, and StopKillAfter later SIGKILL.
+	StopTimeout   Duration `toml:"stopTimeout"`
+	StopResend    Duration `toml:"stopResend"`
+	StopKillAfter Duration `toml:"stopKillAfter"`
 	// APIAdminGroup may start, stop and restart VMs through the daemon's
 	// API besides root; "" (the default) allows nobody else. Members of
 	// the VM group may only read status, and the VM user is refused even
@@ -68,8 +75,11 @@ type Config struct {
 type VM struct {
 	// Bridge overrides Config.Bridge and the bridge of the networks the
 	// VM's taps name; "" attaches none.
-	Bridge      *string  `toml:"bridge"`
-	StopTimeout Duration `toml:"stopTimeout"`
+	Bridge *string `toml:"bridge"`
+	// The stop ladder's times, overriding the host's.
+	StopTimeout   Duration `toml:"stopTimeout"`
+	StopResend    Duration `toml:"stopResend"`
+	StopKillAfter Duration `toml:"stopKillAfter"`
 	// Source makes the VM declarative (microvm.nix's microvm.vms.NAME):
 	// the daemon creates it from Source when it does not exist, and never
 	// overwrites it (updates are `microvm update`).
@@ -88,12 +98,26 @@ func (c *Config) Declared() []string {
 	return names
 }
 
-// StopTimeoutFor is the stop timeout of the VM name.
-func (c *Config) StopTimeoutFor(name string) time.Duration {
-	if vm, ok := c.VM[name]; ok && vm.StopTimeout.Duration > 0 {
-		return vm.StopTimeout.Duration
+// StopTimes are the times of a stop's steps (see Config.StopTimeout).
+type StopTimes struct {
+	Timeout, Resend, KillAfter time.Duration
+}
+
+// StopFor is how the VM name is stopped: its own times where host.toml
+// sets them, else the host's.
+func (c *Config) StopFor(name string) StopTimes {
+	vm := c.VM[name]
+	pick := func(own, host Duration) time.Duration {
+		if own.Duration > 0 {
+			return own.Duration
+		}
+		return host.Duration
 	}
-	return c.StopTimeout.Duration
+	return StopTimes{
+		Timeout:   pick(vm.StopTimeout, c.StopTimeout),
+		Resend:    pick(vm.StopResend, c.StopResend),
+		KillAfter: pick(vm.StopKillAfter, c.StopKillAfter),
+	}
 }
 
 // BridgeFor is the bridge the taps of the VM name are attached to when

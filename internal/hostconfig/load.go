@@ -75,6 +75,8 @@ func (c *Config) validate(unknown error) error {
 	p.count("restartBurst", c.RestartBurst, 5)
 	p.duration("restartWindow", c.RestartWindow, "10m")
 	p.duration("stopTimeout", c.StopTimeout, "150s")
+	p.duration("stopResend", c.StopResend, "15s")
+	p.duration("stopKillAfter", c.StopKillAfter, "10s")
 	names := make([]string, 0, len(c.VM))
 	for name := range c.VM {
 		names = append(names, name)
@@ -92,6 +94,8 @@ func (c *Config) validate(unknown error) error {
 			p.check(key+".bridge", runner.CheckInterfaceName(*vm.Bridge))
 		}
 		p.duration(key+".stopTimeout", vm.StopTimeout, "150s")
+		p.duration(key+".stopResend", vm.StopResend, "15s")
+		p.duration(key+".stopKillAfter", vm.StopKillAfter, "10s")
 	}
 	c.validateNetworks(&p)
 	return p.join()

@@ -68,10 +68,10 @@ func TestLoadFull(t *testing.T) {
 		Bridge: "br0", Virtiofsd: "/usr/libexec/virtiofsd",
 		Autostart: []string{"web", "db"}, AutostartParallel: 4, AutostartDelay: dur(0),
 		Restart: "on-failure", RestartDelay: dur(time.Second), RestartBurst: 3, RestartWindow: dur(time.Minute),
-		StopTimeout:   dur(30 * time.Second),
+		StopTimeout: dur(30 * time.Second), StopResend: dur(5 * time.Second), StopKillAfter: dur(3 * time.Second),
 		APIAdminGroup: "wheel",
 		VM: map[string]VM{
-			"web": {Bridge: &none, StopTimeout: dur(90 * time.Second), Source: "testdata/good/web.toml"},
+			"web": {Bridge: &none, StopTimeout: dur(90 * time.Second), StopResend: dur(20 * time.Second), StopKillAfter: dur(time.Minute), Source: "testdata/good/web.toml"},
 			"db":  {Bridge: ptr("br-db"), Source: "/srv/db"},
 		},
 		Network: map[string]Network{
@@ -82,11 +82,11 @@ func TestLoadFull(t *testing.T) {
 	if diff := cmp.Diff(want, got, durations, cmpopts.IgnoreUnexported(Config{})); diff != "" {
 		t.Errorf("full.toml (-want +got):\n%s", diff)
 	}
-	if d := got.StopTimeoutFor("web"); d != 90*time.Second {
-		t.Errorf("StopTimeoutFor(web) = %v; want 1m30s", d)
+	if st := got.StopFor("web"); st != (StopTimes{90 * time.Second, 20 * time.Second, time.Minute}) {
+		t.Errorf("StopFor(web) = %+v; want its own 1m30s, 20s, 1m", st)
 	}
-	if d := got.StopTimeoutFor("db"); d != 30*time.Second {
-		t.Errorf("StopTimeoutFor(db) = %v; want the host's 30s", d)
+	if st := got.StopFor("db"); st != (StopTimes{30 * time.Second, 5 * time.Second, 3 * time.Second}) {
+		t.Errorf("StopFor(db) = %+v; want the host's 30s, 5s, 3s", st)
 	}
 	if b := got.BridgeFor("web"); b != "" {
 		t.Errorf("BridgeFor(web) = %q; want none", b)
@@ -125,7 +125,10 @@ func TestFullUsesEveryKey(t *testing.T) {
 }
 
 func TestLoadDefaults(t *testing.T) {
-	want := &Config{User: DefaultUser, Group: DefaultGroup, AutostartParallel: DefaultAutostartParallel, StopTimeout: dur(DefaultStopTimeout)}
+	want := &Config{
+		User: DefaultUser, Group: DefaultGroup, AutostartParallel: DefaultAutostartParallel,
+		StopTimeout: dur(DefaultStopTimeout), StopResend: dur(DefaultStopResend), StopKillAfter: dur(DefaultStopKillAfter),
+	}
 	for _, doc := range []string{"", "# nothing set\n"} {
 		path := filepath.Join(t.TempDir(), "host.toml")
 		if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {

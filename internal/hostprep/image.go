@@ -9,6 +9,7 @@ import (
 
 	"github.com/microvm-host/microvm/internal/generate"
 	"github.com/microvm-host/microvm/internal/oci"
+	"github.com/microvm-host/microvm/internal/oci/imageref"
 	"github.com/microvm-host/microvm/internal/runner"
 	"github.com/microvm-host/microvm/internal/state"
 	"github.com/microvm-host/microvm/internal/trust"
@@ -32,7 +33,7 @@ func (p *Prep) ImageUp(ctx context.Context, vm, vmDir string, r *runner.Runner) 
 		return err
 	}
 	img := b.Image
-	ref, err := oci.ParseRef(img.Ref)
+	ref, err := imageref.Parse(img.Ref)
 	if err != nil {
 		return err
 	}
@@ -45,9 +46,9 @@ func (p *Prep) ImageUp(ctx context.Context, vm, vmDir string, r *runner.Runner) 
 			return fmt.Errorf("not reading the init of image VMs as root: %w", err)
 		}
 		switch ref.Transport {
-		case oci.DockerArchive:
+		case imageref.DockerArchive:
 			ref.Path, err = trust.CheckFile(ref.Path, *u)
-		case oci.OCILayout:
+		case imageref.OCILayout:
 			if ref.Path, err = trust.Resolve(ref.Path, *u, false); err == nil {
 				err = trust.CheckTree(ref.Path, *u)
 			}

@@ -9,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/microvm-host/microvm/internal/guest"
+	"github.com/microvm-host/microvm/internal/oci/imageref"
 	"github.com/microvm-host/microvm/internal/oci/ocitest"
 )
 
@@ -44,7 +45,7 @@ func BenchmarkRootDisk(b *testing.B) {
 		b.Fatal(err)
 	}
 	config := configName(b, img)
-	ref := Ref{Transport: DockerArchive, Path: archive}
+	ref := imageref.Ref{Transport: imageref.DockerArchive, Path: archive}
 	newCache := func() *Cache {
 		root := b.TempDir()
 		return &Cache{Dir: filepath.Join(root, ".images"), Locks: filepath.Join(root, ".locks"), Staging: filepath.Join(root, ".tmp"), Group: -1}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/microvm-host/microvm/internal/guest/ociinit"
+	"github.com/microvm-host/microvm/internal/oci/imageref"
 )
 
 // FlattenVersion is part of every root disk's name: it changes whenever
@@ -54,7 +55,7 @@ var digestRE = regexp.MustCompile(`^sha256:([0-9a-f]{64})$`)
 // manifest pins a registry image to the manifest its runner was built
 // from. The image read must still have the config digest the runner was
 // built with; otherwise the runner is outdated and must be rebuilt.
-func (c *Cache) RootDisk(ctx context.Context, ref Ref, config, manifest string) (string, error) {
+func (c *Cache) RootDisk(ctx context.Context, ref imageref.Ref, config, manifest string) (string, error) {
 	m := digestRE.FindStringSubmatch(config)
 	if m == nil {
 		return "", fmt.Errorf("flattening %s: config digest %q is not a sha256 digest", ref, config)
@@ -133,7 +134,7 @@ func (c *Cache) seal(p string) error {
 // flatten builds the root disk in stage: the image's layers flattened
 // into tree/rootfs, its process in tree/microvm-image.json, both made
 // into disk.ext4.
-func (c *Cache) flatten(ctx context.Context, ref Ref, config, manifest, stage string) (string, error) {
+func (c *Cache) flatten(ctx context.Context, ref imageref.Ref, config, manifest, stage string) (string, error) {
 	if os.Geteuid() != 0 {
 		return "", errors.New("flattening needs root: it keeps the image's owners and device nodes")
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/microvm-host/microvm/internal/guest"
 	"github.com/microvm-host/microvm/internal/guest/ociinit"
+	"github.com/microvm-host/microvm/internal/oci/imageref"
 	"github.com/microvm-host/microvm/internal/oci/ocitest"
 )
 
@@ -80,7 +81,7 @@ func TestRootDiskFromArchive(t *testing.T) {
 	if err := ocitest.WriteArchive(archive, "app:1", img); err != nil {
 		t.Fatal(err)
 	}
-	ref, _ := ParseRef("docker-archive:" + archive)
+	ref, _ := imageref.Parse("docker-archive:" + archive)
 	res, err := Resolve(t.Context(), ref)
 	if err != nil {
 		t.Fatal(err)
@@ -111,10 +112,10 @@ func TestRootDiskFromLayout(t *testing.T) {
 	if err := ocitest.WriteLayout(dir, "v1", img); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Resolve(t.Context(), Ref{Transport: OCILayout, Path: dir, Tag: "v2"}); err == nil || !strings.Contains(err.Error(), `has no image named "v2"; it has ["v1"]`) {
+	if _, err := Resolve(t.Context(), imageref.Ref{Transport: imageref.OCILayout, Path: dir, Tag: "v2"}); err == nil || !strings.Contains(err.Error(), `has no image named "v2"; it has ["v1"]`) {
 		t.Errorf("Resolve(unknown tag) = %v", err)
 	}
-	ref := Ref{Transport: OCILayout, Path: dir, Tag: "v1"}
+	ref := imageref.Ref{Transport: imageref.OCILayout, Path: dir, Tag: "v1"}
 	res, err := Resolve(t.Context(), ref)
 	if err != nil {
 		t.Fatal(err)
@@ -142,9 +143,9 @@ func TestRootDiskFromRegistry(t *testing.T) {
 	if err := remote.Write(tag, first); err != nil {
 		t.Fatal(err)
 	}
-	ref, err := ParseRef(tag.String())
-	if err != nil || ref.Transport != Registry {
-		t.Fatalf("ParseRef(%q) = %+v, %v", tag, ref, err)
+	ref, err := imageref.Parse(tag.String())
+	if err != nil || ref.Transport != imageref.Registry {
+		t.Fatalf("imageref.Parse(%q) = %+v, %v", tag, ref, err)
 	}
 	res, err := Resolve(t.Context(), ref)
 	if err != nil {
@@ -181,7 +182,7 @@ func TestRootDiskOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newCache(t)
-	ref := Ref{Transport: DockerArchive, Path: archive}
+	ref := imageref.Ref{Transport: imageref.DockerArchive, Path: archive}
 	var wg sync.WaitGroup
 	disks := make([]string, 10)
 	for i := range disks {
@@ -211,7 +212,7 @@ func TestRootDiskRefusesEvilArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newCache(t)
-	_, err := c.RootDisk(t.Context(), Ref{Transport: DockerArchive, Path: archive}, configName(t, img), "")
+	_, err := c.RootDisk(t.Context(), imageref.Ref{Transport: imageref.DockerArchive, Path: archive}, configName(t, img), "")
 	if err == nil || !strings.Contains(err.Error(), `layer 1 of 1: entry "../evil" leaves the image's root`) {
 		t.Errorf("RootDisk = %v", err)
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/microvm-host/microvm/internal/oci/imageref"
 )
 
 // refNameAnnotation names an image in an OCI layout's index.
@@ -27,9 +29,9 @@ func Platform() v1.Platform {
 // credentials of the usual helpers (~/.docker/config.json, docker
 // credential helpers: authn.DefaultKeychain); pinned, when set, is the
 // manifest digest to pull instead of what the tag says now.
-func open(ctx context.Context, r Ref, pinned string) (v1.Image, error) {
+func open(ctx context.Context, r imageref.Ref, pinned string) (v1.Image, error) {
 	switch r.Transport {
-	case DockerArchive:
+	case imageref.DockerArchive:
 		var tag *name.Tag
 		if r.Tag != "" {
 			t, err := name.NewTag(r.Tag)
@@ -43,7 +45,7 @@ func open(ctx context.Context, r Ref, pinned string) (v1.Image, error) {
 			return nil, fmt.Errorf("reading docker archive %q: %w", r.Path, err)
 		}
 		return img, nil
-	case OCILayout:
+	case imageref.OCILayout:
 		return openLayout(r)
 	}
 	ref, err := name.ParseReference(r.Name)
@@ -67,7 +69,7 @@ func open(ctx context.Context, r Ref, pinned string) (v1.Image, error) {
 // openLayout finds the image in an OCI layout: the one whose ref.name is
 // r.Tag, or the only one. An index in the layout (a multi-platform image)
 // is resolved to this host's platform.
-func openLayout(r Ref) (v1.Image, error) {
+func openLayout(r imageref.Ref) (v1.Image, error) {
 	idx, err := layout.ImageIndexFromPath(r.Path)
 	if err != nil {
 		return nil, fmt.Errorf("reading OCI layout %q: %w", r.Path, err)

@@ -8,6 +8,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/microvm-host/microvm/internal/guest/ociinit"
+	"github.com/microvm-host/microvm/internal/oci/imageref"
 )
 
 // ErrNoProcess is returned for an image that does not say what to run.
@@ -17,7 +18,7 @@ var ErrNoProcess = errors.New("the image has neither an entrypoint nor a cmd")
 // it runs. The host flattens that image at start, whatever the
 // reference names by then.
 type Resolved struct {
-	Ref Ref
+	Ref imageref.Ref
 	// Config is the digest of the image's config, which names its layers
 	// by the digests of their content: the cache key of its root disk.
 	Config string
@@ -31,7 +32,7 @@ type Resolved struct {
 // Resolve reads the image r names: for a registry image its manifest and
 // config, for a local one its index and config, not its layers. Errors
 // do not repeat the reference.
-func Resolve(ctx context.Context, r Ref) (*Resolved, error) {
+func Resolve(ctx context.Context, r imageref.Ref) (*Resolved, error) {
 	img, err := open(ctx, r, "")
 	if err != nil {
 		return nil, err
@@ -42,7 +43,7 @@ func Resolve(ctx context.Context, r Ref) (*Resolved, error) {
 		return nil, err
 	}
 	res.Config = cfgName.String()
-	if r.Transport == Registry {
+	if r.Transport == imageref.Registry {
 		d, err := img.Digest()
 		if err != nil {
 			return nil, err

@@ -10,6 +10,7 @@ import (
 	"github.com/microvm-host/microvm/internal/generate"
 	"github.com/microvm-host/microvm/internal/guest"
 	"github.com/microvm-host/microvm/internal/oci"
+	"github.com/microvm-host/microvm/internal/oci/imageref"
 	"github.com/microvm-host/microvm/internal/spec"
 )
 
@@ -54,7 +55,7 @@ func (b *Builder) resolveImage(ctx context.Context, s *spec.Spec) (*generate.Ima
 	if s.Image == "" {
 		return nil, nil
 	}
-	ref, err := oci.ParseRef(s.Image)
+	ref, err := imageref.Parse(s.Image)
 	if err != nil {
 		return nil, fmt.Errorf("image: %w", err)
 	}

@@ -3,7 +3,7 @@ package spec
 import (
 	"path/filepath"
 
-	"github.com/microvm-host/microvm/internal/oci"
+	"github.com/microvm-host/microvm/internal/oci/imageref"
 )
 
 // ResolvePaths makes kernel, initrd, a local image and cloud-init's files absolute
@@ -14,7 +14,7 @@ import (
 func (s *Spec) ResolvePaths(specDir string) {
 	s.Kernel = resolve(specDir, s.Kernel)
 	s.Initrd = resolve(specDir, s.Initrd)
-	if r, err := oci.ParseRef(s.Image); err == nil && r.Local() {
+	if r, err := imageref.Parse(s.Image); err == nil && r.Local() {
 		s.Image = r.Resolve(specDir).String()
 	}
 	if c := s.CloudInit; c != nil {
@@ -45,9 +45,9 @@ func (s *Spec) Inputs(specDir string) []InputFile {
 			in = append(in, InputFile{f.Option, resolve(specDir, f.Path)})
 		}
 	}
-	if r, err := oci.ParseRef(s.Image); err == nil && r.Local() {
+	if r, err := imageref.Parse(s.Image); err == nil && r.Local() {
 		p := resolve(specDir, r.Path)
-		if r.Transport == oci.OCILayout {
+		if r.Transport == imageref.OCILayout {
 			p = filepath.Join(p, "index.json")
 		}
 		in = append(in, InputFile{"image", p})

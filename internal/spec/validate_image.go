@@ -1,8 +1,6 @@
 package spec
 
-import (
-	"github.com/microvm-host/microvm/internal/oci"
-)
+import "github.com/microvm-host/microvm/internal/oci/imageref"
 
 // validateImage checks the reference's form; whether the image exists and
 // says what to run is checked when the runner is built.
@@ -11,7 +9,7 @@ func (s *Spec) validateImage(errs *errorList) {
 		return
 	}
 	errs.noLineBreak("image", s.Image)
-	if _, err := oci.ParseRef(s.Image); err != nil {
+	if _, err := imageref.Parse(s.Image); err != nil {
 		errs.check("image", err)
 	}
 	if s.Initrd != "" {

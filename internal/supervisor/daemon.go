@@ -34,7 +34,9 @@ type Status struct {
 	Wanted   bool   `json:"wanted"` // the daemon keeps it running
 	PID      int    `json:"pid,omitempty"`
 	Restarts int    `json:"restarts"`
-	LastExit string `json:"lastExit,omitempty"`
+	LastExit string `json:"lastExit,omitempty"` // Exit in words
+	// Exit is how the last run ended.
+	Exit *Outcome `json:"exit,omitempty"`
 	// Tail is the console's last lines when the last run failed (see
 	// ExitRecord.Tail): the guest's bytes, to print through printable.
 	Tail      []string  `json:"tail,omitempty"`
@@ -172,21 +174,48 @@ func (d *Daemon) StartVM(name string) error {
 	return v.start()
 }
 
-// StopVM stops name gracefully and keeps it stopped.
-func (d *Daemon) StopVM(ctx context.Context, name string) error {
+// StopVM stops name gracefully by the ladder l, whose zero steps are
+// host.toml's for the VM, and keeps it stopped. It says how the run
+// ended.
+func (d *Daemon) StopVM(ctx context.Context, name string, l Ladder) (Outcome, error) {
 	v, err := d.known(name)
 	if err != nil {
-		return err
+		return Outcome{}, err
 	}
-	return v.stop(ctx)
+	l = l.Or(d.LadderFor(name))
+	if err := l.Check(); err != nil {
+		return Outcome{}, err
+	}
+	return v.stop(ctx, l)
 }
 
 // RestartVM stops name if it runs, then starts it.
 func (d *Daemon) RestartVM(ctx context.Context, name string) error {
-	if err := d.StopVM(ctx, name); err != nil {
+	if _, err := d.StopVM(ctx, name, Ladder{}); err != nil {
 		return err
 	}
 	return d.StartVM(name)
+}
+
+// LadderFor is how the VM name is stopped: host.toml's times for it, the
+// defaults for what it leaves out.
+func (d *Daemon) LadderFor(name string) Ladder {
+	if d.Config == nil {
+		return DefaultLadder
+	}
+	return LadderOf(d.Config.StopFor(name)).Or(DefaultLadder)
+}
+
+// LongestStop is the longest any VM's stop may take before SIGKILL: what
+// a host shutdown must allow.
+func (d *Daemon) LongestStop() time.Duration {
+	longest := d.LadderFor("").Longest()
+	if d.Config != nil {
+		for name := range d.Config.VM {
+			longest = max(longest, d.LadderFor(name).Longest())
+		}
+	}
+	return longest
 }
 
 // Statuses reports every VM of the state directory, sorted by name.
@@ -236,7 +265,8 @@ func (d *Daemon) recordedStatus(vm state.VM) Status {
 		return st
 	}
 	if rec, ok := ReadExit(d.Runtime, vm.Name); ok {
-		st.LastExit, st.Tail = rec.Reason(), rec.Tail
+		out := ExitOutcome(rec, true)
+		st.LastExit, st.Exit, st.Tail = out.String(), &out, rec.Tail
 		if !vm.Running {
 			st.Since = rec.Time
 		}
@@ -258,7 +288,10 @@ func (d *Daemon) Shutdown(deadline time.Duration) error {
 	errs := make([]error, len(sups))
 	for i, v := range sups {
 		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = v.stop(ctx) }()
+		go func() {
+			defer wg.Done()
+			_, errs[i] = v.stop(ctx, d.LadderFor(v.name))
+		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)

@@ -5,7 +5,10 @@ import (
 	"time"
 )
 
-// Restart modes, as systemd's Restart= (microvm.nix: always, 5 s).
+// Restart modes, as systemd's Restart=. A guest's reboot restarts the
+// VM in every mode: with qemu's -no-reboot the hypervisor exits, but the
+// guest asked to come back (and comes back on its updated runner, which
+// is how microvm.nix users apply updates).
 const (
 	RestartAlways    = "always"
 	RestartOnFailure = "on-failure"
@@ -14,7 +17,9 @@ const (
 
 // Policy decides whether a VM whose hypervisor exited is started again.
 // A guest that powers off or reboots makes the hypervisor exit cleanly
-// (status 0: qemu -no-reboot, reboot=t); anything else is a crash.
+// (status 0: qemu -no-reboot, reboot=t); which of the two it was comes
+// from the hypervisor (see control.Ending) where it tells. Anything else
+// is a crash.
 type Policy struct {
 	Mode     string        // RestartAlways, RestartOnFailure or RestartNo
 	Delay    time.Duration // first delay; doubled after each quick exit
@@ -27,9 +32,12 @@ type Policy struct {
 	Healthy time.Duration
 }
 
-// DefaultPolicy is microvm.nix's Restart=always, RestartSec=5s, with a
+// DefaultPolicy restarts after a crash or a guest's reboot, and leaves a
+// guest that powered off off: microvm.nix's Restart=always also restarts
+// after a power-off, because it cannot tell one from a reboot, so its
+// guests can never stay off. RestartSec=5s as microvm.nix, with a
 // backoff to 5 minutes and a cap of 5 quick exits in 10 minutes.
-var DefaultPolicy = Policy{Mode: RestartAlways, Delay: 5 * time.Second, MaxDelay: 5 * time.Minute, Burst: 5, Window: 10 * time.Minute, Healthy: time.Minute}
+var DefaultPolicy = Policy{Mode: RestartOnFailure, Delay: 5 * time.Second, MaxDelay: 5 * time.Minute, Burst: 5, Window: 10 * time.Minute, Healthy: time.Minute}
 
 // Check reports a policy that cannot work.
 func (p Policy) Check() error {
@@ -44,9 +52,9 @@ func (p Policy) Check() error {
 	return nil
 }
 
-// Exit is one end of a run.
+// Exit is one end of a run that no stop asked for.
 type Exit struct {
-	Clean   bool // the guest powered off (status 0)
+	Outcome Outcome
 	Started time.Time
 	Ended   time.Time
 }
@@ -68,12 +76,15 @@ type Tracker struct {
 
 // Next records exit e and decides.
 func (t *Tracker) Next(e Exit) Decision {
-	reason := "guest powered off"
-	if !e.Clean {
-		reason = "hypervisor crashed"
+	reason := e.Outcome.String()
+	restart := e.Outcome.How == Rebooted
+	switch t.P.Mode {
+	case RestartAlways:
+		restart = true
+	case RestartOnFailure:
+		restart = restart || !e.Outcome.Clean()
 	}
-	switch {
-	case t.P.Mode == RestartNo, t.P.Mode == RestartOnFailure && e.Clean:
+	if !restart {
 		return Decision{Reason: reason + "; restart=" + t.P.Mode}
 	}
 	if e.Ended.Sub(e.Started) >= t.P.Healthy {

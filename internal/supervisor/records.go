@@ -3,7 +3,6 @@ package supervisor
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"time"
@@ -36,10 +35,17 @@ const (
 )
 
 // ExitRecord is how a run ended: the hypervisor's exit status as
-// `microvm run` returns it (0: the guest powered off; 128+N: signal N).
+// `microvm run` returns it (0: the guest powered off or rebooted; 128+N:
+// signal N), and why, as far as the hypervisor told (see
+// control.Ending): the status alone cannot tell a guest's reboot, which
+// restarts the VM, from its power-off, which leaves it off.
 type ExitRecord struct {
 	Code int       `json:"code"`
 	Time time.Time `json:"time"`
+	// Ending is a control.End* constant, "" when the hypervisor did not
+	// say; Reason is its own word for it ("guest-reset").
+	Ending string `json:"ending,omitempty"`
+	Reason string `json:"reason,omitempty"`
 	// Error is why the run ended before or without the hypervisor's own
 	// exit: host preparation or the pre-start check refused, or the
 	// runner could not be started.
@@ -56,18 +62,8 @@ type ExitRecord struct {
 	Process *int `json:"process,omitempty"`
 }
 
-// Reason says how the run ended, for status and logs.
-func (r ExitRecord) Reason() string {
-	switch {
-	case r.Error != "":
-		return r.Error
-	case r.Code == 0 && r.Process != nil:
-		return fmt.Sprintf("the image's process exited with status %d", *r.Process)
-	case r.Code == 0:
-		return "guest powered off"
-	}
-	return fmt.Sprintf("exit status %d", r.Code)
-}
+// Summary says how the run ended, for status and logs (see ExitOutcome).
+func (r ExitRecord) Summary() string { return ExitOutcome(r, true).String() }
 
 // WriteExit records the end of a run; a zero Time is now.
 func WriteExit(runtime, name string, rec ExitRecord) error {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/microvm-host/microvm/internal/hypervisor/control"
 )
 
 // TestExitRecordStays: status reads the last exit without a daemon, so
@@ -61,16 +63,17 @@ func TestExitRecordTailBounded(t *testing.T) {
 	}
 }
 
-func TestExitRecordReason(t *testing.T) {
+func TestExitRecordSummary(t *testing.T) {
 	for _, tc := range []struct {
 		rec  ExitRecord
 		want string
 	}{
-		{ExitRecord{Code: 0}, "guest powered off"},
-		{ExitRecord{Code: 3}, "exit status 3"},
-		{ExitRecord{Code: 1, Error: `running "vm": no current runner`}, `running "vm": no current runner`},
+		{ExitRecord{Code: 0, Ending: control.EndPowerOff}, "powered off by the guest"},
+		{ExitRecord{Code: 0}, "the hypervisor exited with status 0"},
+		{ExitRecord{Code: 3}, "crashed: exit status 3"},
+		{ExitRecord{Code: 1, Error: `running "vm": no current runner`}, `did not start: running "vm": no current runner`},
 	} {
-		if got := tc.rec.Reason(); got != tc.want {
+		if got := tc.rec.Summary(); got != tc.want {
 			t.Errorf("%+v: %q, want %q", tc.rec, got, tc.want)
 		}
 	}

@@ -1,5 +1,5 @@
-// Package supervisor runs VMs: for now the stop ladder shared by
-// `microvm stop` and, later, the daemon.
+// Package supervisor runs VMs: the stop ladder shared by `microvm stop`
+// and the daemon, the restart policy, and the daemon.
 package supervisor
 
 import (
@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,93 +22,73 @@ import (
 	"github.com/microvm-host/microvm/internal/state"
 )
 
-// DefaultStopTimeout is microvm.nix's TimeoutSec for microvm@.service.
-const DefaultStopTimeout = 150 * time.Second
-
-// TermGrace is how long a hypervisor gets after SIGTERM before SIGKILL.
-const TermGrace = 10 * time.Second
-
-// Outcome says how a VM ended.
-type Outcome string
-
-const (
-	PoweredOff Outcome = "powered off" // the guest shut down when asked
-	Terminated Outcome = "terminated"  // SIGTERM ended the hypervisor
-	Killed     Outcome = "killed"      // only SIGKILL did
-	NotRunning Outcome = "not running" // it was gone already
-)
-
 // Stop ends the VM whose hypervisor is proc, running in vmDir from the
-// booted runner r: bin/microvm-shutdown (a graceful request that waits),
-// then waiting for the process up to timeout, then SIGTERM, then SIGKILL
-// after grace (TermGrace when 0). Runners without microvm-shutdown go straight to
-// SIGTERM, as under systemd. It never returns before the process is gone
-// unless ctx ends.
+// booted runner r, by the ladder l (see Ladder): bin/microvm-shutdown,
+// re-sent, then SIGTERM, then SIGKILL. Runners without microvm-shutdown
+// go straight to SIGTERM, as under systemd. It never returns before the
+// process is gone unless ctx ends. log gets each step. The outcome says
+// ShutDown when the guest ended it: only the run's exit record can tell
+// a power-off from a reboot (Outcome.Refine).
 //
 // bin/microvm-shutdown runs as the credential as (nil: as the caller), the
 // VM user when root runs VMs as it, as under microvm.nix's units: the
 // script talks to the hypervisor's control socket in the VM directory,
 // which that user owns, and root must not connect wherever a link there
 // leads.
-func Stop(ctx context.Context, vmDir string, r *runner.Runner, proc state.Process, timeout, grace time.Duration, as *syscall.Credential, shutdownErr func(error)) (Outcome, error) {
+func Stop(ctx context.Context, vmDir string, r *runner.Runner, proc state.Process, l Ladder, as *syscall.Credential, log *slog.Logger) (Outcome, error) {
 	if !proc.Alive() {
-		return NotRunning, nil
+		return Outcome{How: NotRunning, Requested: true}, nil
 	}
 	if !proc.RunsIn(vmDir) {
-		return "", fmt.Errorf("the process record names pid %d, which does not run in %s; not signalling it", proc.PID, vmDir)
+		return Outcome{}, fmt.Errorf("the process record names pid %d, which does not run in %s; not signalling it", proc.PID, vmDir)
 	}
-	if r.Helpers.Shutdown {
-		sctx, cancel := context.WithTimeout(ctx, timeout)
-		err := requestShutdown(sctx, vmDir, r, proc, as)
-		if err == nil {
-			// The script waits itself; wait too, for scripts that do not
-			// (microvm.nix's qemu script under systemd, #578).
-			err = control.WaitExit(sctx, proc.PID, proc.StartTime)
+	if err := l.Check(); err != nil {
+		return Outcome{}, err
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	t := &process{vmDir: vmDir, r: r, proc: proc, as: as, resend: l.Resend, exited: make(chan struct{})}
+	go func() {
+		if control.WaitExit(wctx, proc.PID, proc.StartTime) == nil {
+			close(t.exited)
 		}
-		cancel()
-		if err == nil {
-			return PoweredOff, nil
-		}
-		if ctx.Err() != nil {
-			return "", ctx.Err()
-		}
-		if shutdownErr != nil {
-			shutdownErr(err)
-		}
-	}
-	if err := signal(proc, syscall.SIGTERM); err != nil {
-		return "", err
-	}
-	if grace <= 0 {
-		grace = TermGrace
-	}
-	tctx, cancel := context.WithTimeout(ctx, grace)
-	err := control.WaitExit(tctx, proc.PID, proc.StartTime)
-	cancel()
-	if err == nil {
-		return Terminated, nil
-	}
-	if ctx.Err() != nil {
-		return "", ctx.Err()
-	}
-	if err := signal(proc, syscall.SIGKILL); err != nil {
-		return "", err
-	}
-	if err := control.WaitExit(ctx, proc.PID, proc.StartTime); err != nil {
-		return "", err
-	}
-	return Killed, nil
+	}()
+	return l.run(ctx, t, r.Helpers.Shutdown, log)
+}
+
+// process is the real target of the ladder.
+type process struct {
+	vmDir  string
+	r      *runner.Runner
+	proc   state.Process
+	as     *syscall.Credential
+	resend time.Duration
+	exited chan struct{}
+}
+
+func (p *process) gone() <-chan struct{} { return p.exited }
+
+func (p *process) signal(sig syscall.Signal) error { return signal(p.proc, sig) }
+
+// request runs bin/microvm-shutdown in the VM directory, with MAINPID as
+// systemd would set it and the ladder's times for scripts that re-send
+// by themselves (`microvm runner shutdown`).
+func (p *process) request(ctx context.Context, left time.Duration) error {
+	// A request made just before the deadline still gets a positive
+	// time; the ladder ends it at the deadline anyway.
+	return requestShutdown(ctx, p.vmDir, p.r, p.proc, p.as,
+		EnvStopTimeout+"="+max(left, time.Second).String(), EnvStopResend+"="+p.resend.String())
 }
 
 // requestShutdown runs bin/microvm-shutdown in the VM directory, with
-// MAINPID as systemd would set it.
-func requestShutdown(ctx context.Context, vmDir string, r *runner.Runner, proc state.Process, as *syscall.Credential) error {
+// MAINPID as systemd would set it, and env.
+func requestShutdown(ctx context.Context, vmDir string, r *runner.Runner, proc state.Process, as *syscall.Credential, env ...string) error {
 	cmd := exec.CommandContext(ctx, filepath.Join(r.Dir, runner.ShutdownScript))
 	cmd.Dir = vmDir
 	if as != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: as}
 	}
-	cmd.Env = append(os.Environ(), fmt.Sprintf("MAINPID=%d", proc.PID))
+	cmd.Env = append(append(os.Environ(), fmt.Sprintf("MAINPID=%d", proc.PID)), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {

@@ -30,8 +30,9 @@ type vmSup struct {
 	failed    bool
 	stopping  bool
 	restarts  int
-	lastExit  string
+	lastExit  string   // how the last run ended, in words (status)
 	lastTail  []string // the console's last lines when the last run failed
+	last      *Outcome // how the last run ended, for status --json
 	since     time.Time
 	monitor   *state.Process
 	exited    chan struct{} // closed when the current monitor ended
@@ -40,6 +41,10 @@ type vmSup struct {
 	nextStart time.Time
 	tracker   Tracker
 	notify    bool // running means the guest said READY
+	// exitRec is the exit record of the run that ended last, read by
+	// onExit before it closes exited; a stop refines its outcome with it.
+	exitRec ExitRecord
+	exitOK  bool
 }
 
 func newVMSup(d *Daemon, name string) *vmSup {
@@ -77,7 +82,11 @@ func (v *vmSup) start() error {
 		case <-exited:
 			v.mu.Lock()
 			defer v.mu.Unlock()
-			return fmt.Errorf("starting %q: %s%s", v.name, v.lastExit, tailText(v.lastTail))
+			why := v.lastExit
+			if v.last != nil && v.last.How == NotStarted {
+				why = v.last.Reason // "did not start" is what the error says already
+			}
+			return fmt.Errorf("starting %q: %s%s", v.name, why, tailText(v.lastTail))
 		case <-deadline:
 			return fmt.Errorf("starting %q: not running after %s", v.name, StartTimeout)
 		case <-v.d.ctx.Done():
@@ -165,33 +174,44 @@ func (v *vmSup) watchLocked(p state.Process, wait func()) {
 
 func (v *vmSup) onExit(exited chan struct{}) {
 	rec, ok := ReadExit(v.d.Runtime, v.name)
-	clean := ok && rec.Code == 0
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	RemoveMonitor(v.d.Runtime, v.name)
 	v.monitor, v.since = nil, time.Now()
+	v.exitRec, v.exitOK = rec, ok
 	close(exited)
-	v.lastExit, v.lastTail = rec.Reason(), rec.Tail
+	v.lastTail = rec.Tail
+	out := ExitOutcome(rec, ok)
+	v.setLastLocked(out)
 	if !ok {
-		v.lastExit = "monitor died without an exit status (its messages: " + v.d.State.LogPath(v.name+".monitor") + ")"
+		v.lastExit += " (its messages: " + v.d.State.LogPath(v.name+".monitor") + ")"
 	}
 	level := slog.LevelInfo
-	if !clean {
+	if !out.Clean() && out.How != Rebooted {
 		level = slog.LevelWarn
 	}
-	attrs := []any{"ran", time.Since(v.started).Round(time.Millisecond)}
+	attrs := []any{"how", out.How, "ran", time.Since(v.started).Round(time.Millisecond)}
 	if ok {
 		attrs = append(attrs, "code", rec.Code)
+	}
+	if out.Process != nil {
+		attrs = append(attrs, "process", *out.Process)
+	}
+	if out.Reason != "" && out.How != NotStarted {
+		attrs = append(attrs, "hypervisor_said", out.Reason)
 	}
 	if len(v.lastTail) > 0 {
 		attrs = append(attrs, "tail", v.lastTail)
 	}
 	v.logTransition(level, "exited", Stopped, v.lastExit, attrs...)
-	if !v.wanted || v.stopping {
-		v.logTransition(slog.LevelInfo, "stopped", Stopped, "stop requested")
+	if v.stopping {
+		return // stop says how it ended (Outcome.Refine)
+	}
+	if !v.wanted {
+		v.logTransition(slog.LevelInfo, "stopped", Stopped, "not wanted running")
 		return
 	}
-	dec := v.tracker.Next(Exit{Clean: clean, Started: v.started, Ended: time.Now()})
+	dec := v.tracker.Next(Exit{Outcome: out, Started: v.started, Ended: time.Now()})
 	switch {
 	case dec.Failed:
 		v.wanted, v.failed = false, true
@@ -205,6 +225,11 @@ func (v *vmSup) onExit(exited chan struct{}) {
 		v.wanted = false
 		v.logTransition(slog.LevelInfo, "stopped", Stopped, dec.Reason)
 	}
+}
+
+// setLastLocked records how the last run ended.
+func (v *vmSup) setLastLocked(o Outcome) {
+	v.lastExit, v.last = o.String(), &o
 }
 
 func (v *vmSup) restart() {
@@ -221,14 +246,15 @@ func (v *vmSup) restart() {
 	}
 }
 
-// stop keeps the VM stopped and ends its run gracefully: the hypervisor's
-// shutdown ladder, then the monitor's teardown.
-func (v *vmSup) stop(ctx context.Context) error {
+// stop keeps the VM stopped and ends its run by the ladder l, then waits
+// for the monitor's teardown. A guest that answers by rebooting counts as
+// stopped: the VM is no longer wanted, so nothing restarts it.
+func (v *vmSup) stop(ctx context.Context, l Ladder) (Outcome, error) {
 	v.mu.Lock()
 	v.wanted, v.stopping = false, true
 	if v.timer != nil {
 		v.timer.Stop()
-		v.timer = nil
+		v.timer, v.nextStart = nil, time.Time{}
 	}
 	mon, exited := v.monitor, v.exited
 	v.mu.Unlock()
@@ -238,9 +264,10 @@ func (v *vmSup) stop(ctx context.Context) error {
 		v.mu.Unlock()
 	}()
 	if mon == nil {
-		return nil
+		return Outcome{How: NotRunning, Requested: true}, nil
 	}
 	v.logTransition(slog.LevelInfo, "stopping", Stopping, "stop requested")
+	var out Outcome
 	vm := v.d.State.Inspect(v.name)
 	if vm.Running && vm.Booted != "" {
 		r := &runner.Runner{}
@@ -249,19 +276,26 @@ func (v *vmSup) stop(ctx context.Context) error {
 				r = loaded
 			}
 		}
-		if _, err := Stop(ctx, vm.Dir, r, *vm.Process, v.d.Config.StopTimeoutFor(v.name), 0, v.d.ShutdownAs, nil); err != nil {
-			return fmt.Errorf("stopping %q: %w", v.name, err)
+		var err error
+		if out, err = Stop(ctx, vm.Dir, r, *vm.Process, l, v.d.ShutdownAs, v.d.Log.With("vm", v.name)); err != nil {
+			return Outcome{}, fmt.Errorf("stopping %q: %w", v.name, err)
 		}
 	} else {
 		// Still setting up: the monitor aborts and tears down.
 		syscall.Kill(mon.PID, syscall.SIGTERM)
+		out = Outcome{How: Terminated, Requested: true, Reason: "stopped before the hypervisor ran"}
 	}
 	select {
 	case <-exited:
-		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("stopping %q: %w", v.name, ctx.Err())
+		return Outcome{}, fmt.Errorf("stopping %q: waiting for its teardown: %w", v.name, ctx.Err())
 	}
+	v.mu.Lock()
+	out = out.Refine(v.exitRec, v.exitOK)
+	v.setLastLocked(out)
+	v.mu.Unlock()
+	v.logTransition(slog.LevelInfo, "stopped", Stopped, out.String(), "how", out.How)
+	return out, nil
 }
 
 // cleanupDead tears down after a VM that died with the previous daemon.
@@ -280,7 +314,7 @@ func (v *vmSup) cleanupDead() {
 func (v *vmSup) status(vm state.VM) Status {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	st := Status{Name: v.name, Wanted: v.wanted, Restarts: v.restarts, LastExit: v.lastExit, Tail: v.lastTail, Since: v.since, NextStart: v.nextStart}
+	st := Status{Name: v.name, Wanted: v.wanted, Restarts: v.restarts, LastExit: v.lastExit, Tail: v.lastTail, Exit: v.last, Since: v.since, NextStart: v.nextStart}
 	switch {
 	case v.stopping:
 		st.State = Stopping

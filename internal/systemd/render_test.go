@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/microvm-host/microvm/internal/hostconfig"
+	"github.com/microvm-host/microvm/internal/supervisor"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*/*.service and *.target")
@@ -23,6 +26,11 @@ var goldenCases = []struct {
 		Autostart:    []string{"a", "b"},
 		StartTimeout: 5 * time.Minute,
 		StopTimeout:  1500 * time.Millisecond,
+		Restart:      "on-failure",
+		RestartDelay: 250 * time.Millisecond,
+		// host.toml's restartBurst and restartWindow.
+		StartLimitBurst:    3,
+		StartLimitInterval: time.Minute,
 	}},
 }
 
@@ -90,6 +98,9 @@ func TestRenderRejects(t *testing.T) {
 		{"bad user", Options{Microvm: "/m", User: "a b"}, "user"},
 		{"bad autostart", Options{Microvm: "/m", Autostart: []string{"a.b"}}, "autostart"},
 		{"negative timeout", Options{Microvm: "/m", StopTimeout: -time.Second}, "negative"},
+		{"negative restart delay", Options{Microvm: "/m", RestartDelay: -time.Second}, "negative"},
+		{"negative burst", Options{Microvm: "/m", StartLimitBurst: -1}, "start limit burst -1"},
+		{"bad restart", Options{Microvm: "/m", Restart: "sometimes"}, `restart "sometimes": expected always, on-failure or no`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Render(tc.opts)
@@ -97,5 +108,25 @@ func TestRenderRejects(t *testing.T) {
 				t.Errorf("Render: error %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestDefaultsAreTheDaemons: a host without host.toml gets the same
+// restart policy from systemd as from the daemon, as far as systemd 252
+// can say it (no backoff: RestartSteps= came with 254), except the mode:
+// the daemon's on-failure relies on telling a guest's reboot from its
+// power-off, which a unit cannot, so the units default to always.
+func TestDefaultsAreTheDaemons(t *testing.T) {
+	p := supervisor.DefaultPolicy
+	if p.Mode != supervisor.RestartOnFailure || DefaultRestart != supervisor.RestartAlways {
+		t.Errorf("default modes: daemon %s, units %s; want on-failure and always", p.Mode, DefaultRestart)
+	}
+	if DefaultRestartDelay != p.Delay ||
+		DefaultStartLimitBurst != p.Burst || DefaultStartLimitInterval != p.Window {
+		t.Errorf("unit defaults %s/%v/%d/%v differ from supervisor.DefaultPolicy %+v",
+			DefaultRestart, DefaultRestartDelay, DefaultStartLimitBurst, DefaultStartLimitInterval, p)
+	}
+	if DefaultTimeout != hostconfig.DefaultStopTimeout {
+		t.Errorf("DefaultTimeout %v differs from the host configuration's stop timeout %v", DefaultTimeout, hostconfig.DefaultStopTimeout)
 	}
 }

@@ -23,6 +23,17 @@ import (
 // 90 s restarted VMs mid-boot on slow hosts).
 const DefaultTimeout = 150 * time.Second
 
+// The restart policy of microvm@ when Options leave it out: microvm.nix's
+// Restart=always, RestartSec=5s, and the daemon's crash-loop cap
+// (supervisor.DefaultPolicy: 5 in 10 minutes; microvm.nix kept systemd's
+// 5 in 10 s, which a 5 s delay never reaches, so it looped forever).
+const (
+	DefaultRestart            = "always"
+	DefaultRestartDelay       = 5 * time.Second
+	DefaultStartLimitBurst    = 5
+	DefaultStartLimitInterval = 10 * time.Minute
+)
+
 // Names are the units Render returns, in this order.
 var Names = []string{
 	"microvm@.service",
@@ -51,6 +62,16 @@ type Options struct {
 	Autostart []string
 	// StartTimeout and StopTimeout bound microvm@ (default DefaultTimeout).
 	StartTimeout, StopTimeout time.Duration
+	// Restart is microvm@'s Restart=: always, on-failure or no, as the
+	// host configuration's restart (default DefaultRestart).
+	Restart string
+	// RestartDelay is RestartSec= (default DefaultRestartDelay).
+	RestartDelay time.Duration
+	// StartLimitBurst starts within StartLimitInterval fail microvm@
+	// instead of restarting it (defaults DefaultStartLimitBurst and
+	// DefaultStartLimitInterval).
+	StartLimitBurst    int
+	StartLimitInterval time.Duration
 }
 
 // Unit is one rendered unit file.
@@ -63,6 +84,9 @@ type Unit struct {
 type data struct {
 	User, Group               string
 	StartTimeout, StopTimeout string
+	Restart, RestartDelay     string
+	StartLimitBurst           int
+	StartLimitInterval        string
 	Autostart                 []string
 }
 
@@ -77,7 +101,12 @@ func Render(o Options) ([]Unit, error) {
 		Group:        escapeSpecifiers(o.Group),
 		StartTimeout: seconds(o.StartTimeout),
 		StopTimeout:  seconds(o.StopTimeout),
-		Autostart:    o.Autostart,
+		Restart:      o.Restart,
+		RestartDelay: seconds(o.RestartDelay),
+		// StartLimitBurst is an integer, StartLimitInterval a span.
+		StartLimitBurst:    o.StartLimitBurst,
+		StartLimitInterval: seconds(o.StartLimitInterval),
+		Autostart:          o.Autostart,
 	}
 	vmDir := escapeSpecifiers(o.StateDir) + "/%i"
 	funcs := template.FuncMap{
@@ -125,6 +154,18 @@ func fill(o *Options) error {
 	if o.StopTimeout == 0 {
 		o.StopTimeout = DefaultTimeout
 	}
+	if o.Restart == "" {
+		o.Restart = DefaultRestart
+	}
+	if o.RestartDelay == 0 {
+		o.RestartDelay = DefaultRestartDelay
+	}
+	if o.StartLimitBurst == 0 {
+		o.StartLimitBurst = DefaultStartLimitBurst
+	}
+	if o.StartLimitInterval == 0 {
+		o.StartLimitInterval = DefaultStartLimitInterval
+	}
 	for _, p := range []struct{ what, val string }{{"microvm binary", o.Microvm}, {"state directory", o.StateDir}} {
 		if !path.IsAbs(p.val) {
 			return fmt.Errorf("%s %q: not an absolute path", p.what, p.val)
@@ -141,8 +182,17 @@ func fill(o *Options) error {
 			return fmt.Errorf("%s %q: not a valid user or group name", id.what, id.val)
 		}
 	}
-	if o.StartTimeout < 0 || o.StopTimeout < 0 {
-		return fmt.Errorf("negative timeout (start %v, stop %v)", o.StartTimeout, o.StopTimeout)
+	if o.StartTimeout < 0 || o.StopTimeout < 0 || o.RestartDelay < 0 || o.StartLimitInterval < 0 {
+		return fmt.Errorf("negative duration (start timeout %v, stop timeout %v, restart delay %v, start limit interval %v)",
+			o.StartTimeout, o.StopTimeout, o.RestartDelay, o.StartLimitInterval)
+	}
+	if o.StartLimitBurst < 0 {
+		return fmt.Errorf("start limit burst %d: expected 1 or more", o.StartLimitBurst)
+	}
+	switch o.Restart {
+	case "always", "on-failure", "no":
+	default:
+		return fmt.Errorf("restart %q: expected always, on-failure or no", o.Restart)
 	}
 	for _, name := range o.Autostart {
 		// CheckName admits only what needs no unit-name escaping.

@@ -52,6 +52,25 @@ func RequestShutdown(ctx context.Context, method, socket, binary string) error {
 	return nil
 }
 
+// RepeatShutdown asks again, for a guest that did not act on
+// RequestShutdown: the same request, and the ACPI power button where the
+// hypervisor has one besides. A Ctrl-Alt-Del sent while the guest boots
+// is lost; a guest whose Ctrl-Alt-Del is masked (systemd's
+// ctrl-alt-del.target) still powers off on the power button. Per method:
+//   - qmp: Ctrl-Alt-Del, then system_powerdown (the ACPI power button).
+//   - cloud-hypervisor: vm.power-button again (its only request).
+//   - firecracker: SendCtrlAltDel again; it has no ACPI power button.
+//   - crosvm: powerbtn again (its only request).
+func RepeatShutdown(ctx context.Context, method, socket, binary string) error {
+	if method != hypervisor.ShutdownQMP {
+		return RequestShutdown(ctx, method, socket, binary)
+	}
+	if err := qmpRepeat(ctx, socket); err != nil {
+		return fmt.Errorf("requesting shutdown again (%s) over %q: %w", method, socket, err)
+	}
+	return nil
+}
+
 // Balloon resizes the guest's memory balloon by method (a
 // hypervisor.Balloon* constant) and returns the size the hypervisor then
 // reports, in MiB. As in microvm.nix, size means what the hypervisor

@@ -140,6 +140,23 @@ func qmpShutdown(ctx context.Context, socket string) error {
 	return nil
 }
 
+// qmpRepeat sends Ctrl+Alt+Del again and presses the ACPI power button,
+// in one session. A machine without a keyboard refuses the keys; the
+// button is what counts there.
+func qmpRepeat(ctx context.Context, socket string) error {
+	q, err := dialQMP(ctx, socket)
+	if err != nil {
+		return err
+	}
+	defer q.Close()
+	var qe *qmpError
+	if err := q.ctrlAltDel(ctx); err != nil && !errors.As(err, &qe) {
+		return err
+	}
+	_, err = q.execute(ctx, "system_powerdown", nil)
+	return err
+}
+
 // qmpBalloon sets the guest's target RAM and returns its current RAM.
 func qmpBalloon(ctx context.Context, socket string, size int64) (int64, error) {
 	q, err := dialQMP(ctx, socket)

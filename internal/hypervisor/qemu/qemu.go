@@ -16,6 +16,22 @@ import (
 // uses NixOS's setuid wrapper /run/wrappers/bin/qemu-bridge-helper.
 const BridgeHelper = "/usr/lib/qemu/qemu-bridge-helper"
 
+// EventsSocket is a second QMP monitor that every generated qemu runner
+// opens in its working directory (the VM directory), for whoever
+// supervises the run to learn why qemu ended: its SHUTDOWN event says
+// "guest-shutdown" or "guest-reset", while qemu exits with status 0
+// either way under -no-reboot. The control socket (the spec's socket)
+// cannot serve for it: QMP serves one client at a time, and a listener
+// there for the whole run would keep bin/microvm-shutdown and
+// bin/microvm-balloon out. Nobody needs to connect: with wait=off qemu
+// runs the same without a client, so runners work anywhere (systemd, by
+// hand) as before. `microvm run` connects for the run (see
+// control.WatchQMP).
+const EventsSocket = "microvm-events.sock"
+
+// eventsID is the chardev of EventsSocket.
+const eventsID = "microvm-events"
+
 // Generator generates qemu command lines.
 type Generator struct{}
 
@@ -87,6 +103,8 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 	if socket != "" {
 		p.add("-qmp", "unix:"+optValue(socket)+",server,nowait")
 	}
+	p.add("-chardev", "socket,id="+eventsID+",path="+EventsSocket+",server=on,wait=off",
+		"-mon", "chardev="+eventsID+",mode=control")
 	if s.Balloon {
 		// microvm.nix once emitted the "virtio-balloon" alias, which is
 		// virtio-balloon-pci and fails on a microvm machine without PCI.
@@ -138,6 +156,9 @@ func check(s *spec.Spec, f hypervisor.Facts) error {
 	}
 	if s.HotplugMem != 0 || (s.HotpluggedMem != nil && *s.HotpluggedMem != 0) {
 		return fmt.Errorf("hotplugMem: %w", hypervisor.ErrUnsupported)
+	}
+	if s.ControlSocket() == EventsSocket {
+		return fmt.Errorf("socket %q is the name of the events socket every qemu runner opens; choose another", EventsSocket)
 	}
 	if n := len(hypervisor.Disks(s)); n > 26 {
 		return fmt.Errorf("%d disks: at most 26 (vda to vdz)", n)

@@ -64,6 +64,10 @@ func TestGolden(t *testing.T) {
 			s.Qemu.ExtraArgs = []string{"-smbios", "type=1,serial=vm"}
 		}},
 		hvtest.Case{Name: "hotplug", Spec: func(s *spec.Spec) { s.HotplugMem = 1024 }},
+		hvtest.Case{Name: "events-socket-taken", Spec: func(s *spec.Spec) {
+			sock := qemu.EventsSocket
+			s.Socket = &sock
+		}},
 		hvtest.Case{Name: "bad-interface", Spec: func(s *spec.Spec) {
 			s.Interfaces = []spec.Interface{{Type: "vde", ID: "vm-x"}}
 		}},

@@ -1,11 +1,7 @@
-// Package oci boots OCI images as VMs, as ignite, krunvm and
-// firecracker-containerd do: it reads an image from a docker-archive, an
-// OCI layout or a registry (go-containerregistry), flattens its layers
-// into an ext4 root disk that the VMs of the image share read-only, and
-// builds the initramfs whose init (package guest/ociinit) runs the
-// image's process. Both are cached in the state directory, content
-// addressed, so ten VMs of one image share the work.
-package oci
+// Package imageref parses the references of OCI images a spec's image
+// names. It is apart from package oci, which reads the images, so that
+// the spec can check a reference without depending on the rest.
+package imageref
 
 import (
 	"fmt"
@@ -38,9 +34,9 @@ type Ref struct {
 // refHelp is what a reference should look like, for errors.
 const refHelp = "expected docker-archive:FILE, oci-layout:DIR[:TAG] or a registry reference like docker.io/library/alpine:3.20"
 
-// ParseRef parses an image reference; relative paths stay relative (see
+// Parse parses an image reference; relative paths stay relative (see
 // Ref.Resolve).
-func ParseRef(s string) (Ref, error) {
+func Parse(s string) (Ref, error) {
 	switch {
 	case s == "":
 		return Ref{}, fmt.Errorf("empty; %s", refHelp)
@@ -69,7 +65,7 @@ func ParseRef(s string) (Ref, error) {
 	return Ref{Transport: Registry, Name: ref}, nil
 }
 
-// String is the reference as ParseRef reads it.
+// String is the reference as Parse reads it.
 func (r Ref) String() string {
 	if r.Transport == Registry {
 		return r.Name

@@ -1,11 +1,11 @@
-package oci
+package imageref
 
 import (
 	"strings"
 	"testing"
 )
 
-func TestParseRef(t *testing.T) {
+func TestParse(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
 		want Ref
@@ -18,17 +18,17 @@ func TestParseRef(t *testing.T) {
 		{"docker://ghcr.io/o/i@sha256:" + strings.Repeat("a", 64), Ref{Transport: Registry, Name: "ghcr.io/o/i@sha256:" + strings.Repeat("a", 64)}},
 		{"127.0.0.1:5000/test/app", Ref{Transport: Registry, Name: "127.0.0.1:5000/test/app"}},
 	} {
-		got, err := ParseRef(tc.in)
+		got, err := Parse(tc.in)
 		if err != nil || got != tc.want {
-			t.Errorf("ParseRef(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+			t.Errorf("Parse(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
 		}
-		if again, err := ParseRef(got.String()); err != nil || again != got {
-			t.Errorf("ParseRef(%q.String()) = %+v, %v", tc.in, again, err)
+		if again, err := Parse(got.String()); err != nil || again != got {
+			t.Errorf("Parse(%q.String()) = %+v, %v", tc.in, again, err)
 		}
 	}
 }
 
-func TestParseRefBad(t *testing.T) {
+func TestParseBad(t *testing.T) {
 	for in, want := range map[string]string{
 		"":                        "empty; expected docker-archive:FILE",
 		"docker-archive:":         `"docker-archive:" names no file`,
@@ -37,22 +37,22 @@ func TestParseRefBad(t *testing.T) {
 		"Alpine":                  `"Alpine" is not an image reference`,
 		"alpine:3.20:extra":       `is not an image reference`,
 	} {
-		if _, err := ParseRef(in); err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("ParseRef(%q) = %v; want an error containing %q", in, err, want)
+		if _, err := Parse(in); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Parse(%q) = %v; want an error containing %q", in, err, want)
 		}
 	}
 }
 
 func TestRefResolve(t *testing.T) {
-	r, _ := ParseRef("oci-layout:images/app:v1")
+	r, _ := Parse("oci-layout:images/app:v1")
 	if got := r.Resolve("/srv").String(); got != "oci-layout:/srv/images/app:v1" {
 		t.Errorf("Resolve = %q", got)
 	}
-	r, _ = ParseRef("docker-archive:/abs.tar")
+	r, _ = Parse("docker-archive:/abs.tar")
 	if got := r.Resolve("/srv").String(); got != "docker-archive:/abs.tar" {
 		t.Errorf("Resolve = %q", got)
 	}
-	r, _ = ParseRef("alpine")
+	r, _ = Parse("alpine")
 	if got := r.Resolve("/srv").String(); got != "alpine" {
 		t.Errorf("Resolve = %q", got)
 	}
