@@ -68,6 +68,9 @@ func TestScripts(t *testing.T) {
 			"snapshot":     cmdSnapshot,
 			"unchanged":    cmdUnchanged,
 			"asvm":         cmdAsVM,
+			"buildinit":    cmdBuildInit,
+			"ociimage":     cmdOCIImage,
+			"qmp":          cmdQMP,
 		},
 	})
 }

@@ -22,7 +22,7 @@ import (
 func newHostCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "host",
-		Short: "Prepare the host for VMs (cloud-init seeds, taps, macvtaps, VFIO, virtiofsd, networks, user)",
+		Short: "Prepare the host for VMs (cloud-init seeds, images, taps, macvtaps, VFIO, virtiofsd, networks, user)",
 	}
 	type stepVerb struct {
 		use, short string
@@ -40,6 +40,8 @@ func newHostCmd(e *env) *cobra.Command {
 		// No runner ships a script for the seed: --builtin changes nothing.
 		{"cloud-init-up", "Write the VM's cloud-init seed into its directory (from current)", false, func(p *hostprep.Prep) stepFunc { return p.SeedUp }, func(*runner.Helpers) *bool { return new(bool) }},
 		{"cloud-init-down", "Remove the VM's cloud-init seed (from booted)", true, func(p *hostprep.Prep) stepFunc { return p.SeedDown }, func(*runner.Helpers) *bool { return new(bool) }},
+		{"image-up", "Flatten an image VM's image unless cached, and link its root disk and initramfs into its directory (from current)", false, func(p *hostprep.Prep) stepFunc { return p.ImageUp }, func(*runner.Helpers) *bool { return new(bool) }},
+		{"image-down", "Remove an image VM's links to its root disk and initramfs (from booted)", true, func(p *hostprep.Prep) stepFunc { return p.ImageDown }, func(*runner.Helpers) *bool { return new(bool) }},
 	} {
 		var runnerDir string
 		var builtin bool

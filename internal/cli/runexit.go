@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/microvm-host/microvm/internal/guest/ociinit"
 	"github.com/microvm-host/microvm/internal/hypervisor/control"
 	"github.com/microvm-host/microvm/internal/printable"
 	"github.com/microvm-host/microvm/internal/state"
@@ -34,6 +35,9 @@ func reportExit(e *env, name string, mon *monitor, runErr error, end control.End
 		// The terminal saw the console, not why it ended.
 		fmt.Fprintf(e.stderr, "microvm: %s: %s\n", name, supervisor.ExitOutcome(rec, true))
 	}
+	if rec.Process != nil {
+		fmt.Fprintf(e.stderr, "microvm: the image's process in %s exited with status %d\n", name, *rec.Process)
+	}
 	if !failed {
 		return
 	}
@@ -60,6 +64,9 @@ func reportExit(e *env, name string, mon *monitor, runErr error, end control.End
 // showed it all.
 func recordExit(e *env, name string, mon *monitor, runErr error, end control.Ending, tail []string) supervisor.ExitRecord {
 	rec := supervisor.ExitRecord{Code: ExitCode(runErr), Ending: end.Why, Reason: end.Detail, Tail: tail}
+	if code, ok := processExit(mon, runErr); ok {
+		rec.Process = &code
+	}
 	var ee exitError
 	if runErr != nil && !errors.As(runErr, &ee) {
 		rec.Error = runErr.Error()
@@ -73,4 +80,13 @@ func recordExit(e *env, name string, mon *monitor, runErr error, end control.End
 		fmt.Fprintf(e.stderr, "microvm: recording the exit of %s: %v\n", name, err)
 	}
 	return rec
+}
+
+// processExit is the exit status an image VM's init reported on the
+// console of a monitored run that ended with the guest's power-off.
+func processExit(mon *monitor, runErr error) (int, bool) {
+	if mon == nil || ExitCode(runErr) != 0 {
+		return 0, false
+	}
+	return ociinit.ExitStatus(mon.tail())
 }

@@ -25,6 +25,9 @@ type Options struct {
 	// Previous inputs of an earlier build of the same VM: unchanged files
 	// (same size and mtime) are not hashed again.
 	Previous []Input
+	// Image is what the spec's image resolved to (package source reads
+	// it, as that may need the network); nil without an image.
+	Image *Image
 }
 
 // Runner builds the runner package for s, whose defaults must be applied
@@ -33,6 +36,9 @@ type Options struct {
 func Runner(ctx context.Context, s *spec.Spec, o Options) (*runner.Package, error) {
 	g := o.Generator
 	if err := hypervisor.Check(s, g.Name(), g.Caps()); err != nil {
+		return nil, err
+	}
+	if err := checkImage(s, o.Image); err != nil {
 		return nil, err
 	}
 	cmd, err := g.Command(s, o.Facts)
@@ -47,7 +53,7 @@ func Runner(ctx context.Context, s *spec.Spec, o Options) (*runner.Package, erro
 	if err != nil {
 		return nil, err
 	}
-	id, err := identity(s, g.Name(), o.Facts, o.Microvm, inputs, seed)
+	id, err := identity(s, g.Name(), o.Facts, o.Microvm, inputs, seed, o.Image)
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +78,7 @@ func Runner(ctx context.Context, s *spec.Spec, o Options) (*runner.Package, erro
 		Newest:     caps.Newest,
 		Notes:      cmd.Notes,
 		CloudInit:  cloudInitRecord(s, seed),
+		Image:      o.Image,
 		Opens:      opens(s, filepath.Dir(o.SpecPath)),
 	}, "", "  ")
 	if err != nil {

@@ -150,7 +150,7 @@ func TestIdentityFollowsSpecAndInputs(t *testing.T) {
 	if p1.System != p2.System {
 		t.Fatal("same spec and inputs, different identities")
 	}
-	exp, err := ExpectedSystem(t.Context(), s, "qemu", facts, o.Microvm, path, nil)
+	exp, err := ExpectedSystem(t.Context(), s, "qemu", facts, o.Microvm, path, nil, nil)
 	if err != nil || exp != p1.System {
 		t.Fatalf("ExpectedSystem = %q, %v; built %q", exp, err, p1.System)
 	}

@@ -44,6 +44,8 @@ type Build struct {
 	Notes []string `json:"notes,omitempty"`
 	// CloudInit is set when the runner attaches a cloud-init seed.
 	CloudInit *CloudInit `json:"cloudInit,omitempty"`
+	// Image is set for an image VM.
+	Image *Image `json:"image,omitempty"`
 	// Opens are the host files the hypervisor opens itself.
 	Opens []Open `json:"opens,omitempty"`
 }
@@ -66,7 +68,7 @@ const identityVersion = "microvm-generate/2"
 // hash: a seed file that changed makes the runner outdated). Its short
 // form names the guest system in share/microvm/system, which list
 // compares.
-func identity(s *spec.Spec, gen string, facts hypervisor.Facts, microvm string, inputs []Input, seed *cloudinit.Seed) (string, error) {
+func identity(s *spec.Spec, gen string, facts hypervisor.Facts, microvm string, inputs []Input, seed *cloudinit.Seed, img *Image) (string, error) {
 	h := sha256.New()
 	enc := json.NewEncoder(h)
 	for _, v := range []any{identityVersion, gen, facts, microvm, s} {
@@ -80,6 +82,9 @@ func identity(s *spec.Spec, gen string, facts hypervisor.Facts, microvm string, 
 	if seed != nil {
 		// Only with a seed: runners without one keep their identity.
 		io.WriteString(h, "cloud-init\x00"+seed.SHA256()+"\n")
+	}
+	if err := hashImage(h, img); err != nil {
+		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -171,8 +176,10 @@ func ReadBuild(runnerDir string) (b Build, ok bool, err error) {
 // ExpectedSystem is the share/microvm/system target a build of s would
 // get now, computed without building: the spec is parsed anyway, and
 // inputs unchanged since prev (same size and mtime) are not re-hashed.
-// This is what makes list's outdated check cheap for spec sources.
-func ExpectedSystem(ctx context.Context, s *spec.Spec, gen string, facts hypervisor.Facts, microvm, specPath string, prev []Input) (string, error) {
+// This is what makes list's outdated check cheap for spec sources. img is
+// the image the earlier build resolved: resolving it again may need the
+// network; a local image that changed shows in its input file.
+func ExpectedSystem(ctx context.Context, s *spec.Spec, gen string, facts hypervisor.Facts, microvm, specPath string, prev []Input, img *Image) (string, error) {
 	inputs, err := digestInputs(ctx, s.Inputs(filepath.Dir(specPath)), prev)
 	if err != nil {
 		return "", err
@@ -181,7 +188,13 @@ func ExpectedSystem(ctx context.Context, s *spec.Spec, gen string, facts hypervi
 	if err != nil {
 		return "", err
 	}
-	id, err := identity(s, gen, facts, microvm, inputs, seed)
+	if s.Image == "" {
+		img = nil
+	} else if img == nil || img.Ref != s.Image {
+		// Built without this image: whatever it resolves to now differs.
+		img = &Image{Ref: s.Image}
+	}
+	id, err := identity(s, gen, facts, microvm, inputs, seed, img)
 	if err != nil {
 		return "", err
 	}

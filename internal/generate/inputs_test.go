@@ -39,7 +39,7 @@ func TestInputsMustBeRegularFiles(t *testing.T) {
 		}
 		// An earlier build's record of the same path does not let it pass.
 		prev := []Input{{Path: tc.kernel}, {Path: tc.initrd}}
-		if _, err := ExpectedSystem(t.Context(), s, "qemu", facts, o.Microvm, path, prev); err == nil || err.Error() != tc.want {
+		if _, err := ExpectedSystem(t.Context(), s, "qemu", facts, o.Microvm, path, prev, nil); err == nil || err.Error() != tc.want {
 			t.Errorf("kernel %q, initrd %q: ExpectedSystem = %v; want %q", tc.kernel, tc.initrd, err, tc.want)
 		}
 	}

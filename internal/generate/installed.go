@@ -2,8 +2,10 @@ package generate
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/microvm-host/microvm/internal/hypervisor"
+	"github.com/microvm-host/microvm/internal/printable"
 )
 
 // VersionProbe reports what binary (a path, or a name on PATH) says its
@@ -85,6 +87,10 @@ func (b Build) Describe() []string {
 		out = append(out, fmt.Sprintf("Made for %s %s (%s).", b.Hypervisor, b.Facts.Version, b.Binary))
 	default:
 		out = append(out, fmt.Sprintf("Made for %s %s (%s); works with %s.", b.Hypervisor, b.Facts.Version, b.Binary, b.Requires))
+	}
+	if i := b.Image; i != nil {
+		// The process comes from the image's config: escaped.
+		out = append(out, fmt.Sprintf("Boots image %s (config %s), which runs %s.", printable.Text(i.Ref), i.Config, printable.Text(strings.Join(i.Args, " "))))
 	}
 	for _, n := range b.Notes {
 		out = append(out, "Note: "+n+".")

@@ -32,7 +32,10 @@ type Open struct {
 func opens(s *spec.Spec, specDir string) []Open {
 	var out []Open
 	for _, in := range s.Inputs(specDir) {
-		out = append(out, Open{What: in.Option, Path: in.Path, Access: AccessRead})
+		// An image's archive is read by the host, not the hypervisor.
+		if in.Option == "kernel" || in.Option == "initrd" {
+			out = append(out, Open{What: in.Option, Path: in.Path, Access: AccessRead})
+		}
 	}
 	for i, v := range s.Volumes {
 		o := Open{What: fmt.Sprintf("volumes[%d].image", i), Path: v.Image, Access: AccessReadWrite, Created: v.AutoCreate == nil || *v.AutoCreate}

@@ -64,7 +64,7 @@ func TestSeedRecordAndIdentity(t *testing.T) {
 	if b2.Identity != b1.Identity {
 		t.Error("the same content gave another identity")
 	}
-	if got, err := ExpectedSystem(t.Context(), s, "qemu", facts, o.Microvm, path, b1.Inputs); err != nil || got != SystemName(s.Name, b1.Identity) {
+	if got, err := ExpectedSystem(t.Context(), s, "qemu", facts, o.Microvm, path, b1.Inputs, nil); err != nil || got != SystemName(s.Name, b1.Identity) {
 		t.Errorf("ExpectedSystem = %q, %v; want the built identity", got, err)
 	}
 	os.WriteFile(ud, []byte(secret+"runcmd: [ls]\n"), 0o600)
@@ -72,7 +72,7 @@ func TestSeedRecordAndIdentity(t *testing.T) {
 	if b3.Identity == b1.Identity || b3.CloudInit.SHA256 == b1.CloudInit.SHA256 {
 		t.Error("changed user-data kept the identity")
 	}
-	if got, _ := ExpectedSystem(t.Context(), s, "qemu", facts, o.Microvm, path, b1.Inputs); got == SystemName(s.Name, b1.Identity) {
+	if got, _ := ExpectedSystem(t.Context(), s, "qemu", facts, o.Microvm, path, b1.Inputs, nil); got == SystemName(s.Name, b1.Identity) {
 		t.Error("ExpectedSystem did not notice the changed user-data")
 	}
 }
@@ -87,7 +87,7 @@ func TestNoSeedKeepsIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	// identity as it was computed before: no seed term.
-	id, err := identity(s, "qemu", facts, o.Microvm, inputs, nil)
+	id, err := identity(s, "qemu", facts, o.Microvm, inputs, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

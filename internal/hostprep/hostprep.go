@@ -1,5 +1,6 @@
 // Package hostprep is the root-side half of the runner convention: before
-// a VM starts it writes its cloud-init seed, creates its taps and
+// a VM starts it writes its cloud-init seed, links an image VM's root disk
+// and initramfs into its directory, creates its taps and
 // macvtaps, binds its PCI devices to vfio-pci and starts its virtiofsd
 // fleet; after it stopped it undoes all of that. Setup reads the runner that is about to start (current),
 // Teardown the one that ran (booted), as microvm.nix's units do.
@@ -107,12 +108,14 @@ type step struct {
 }
 
 // steps in setup order: the cloud-init seed first, as it fails on a spec
-// that changed since the build before anything else is set up; network
+// that changed since the build before anything else is set up; an
+// image's root disk next, which may take long the first time; network
 // next, so a VM never starts without its interfaces; virtiofsd last, as
 // the hypervisor connects to it at once.
 func (p *Prep) steps() []step {
 	return []step{
 		{"cloud-init seed", p.SeedUp, p.SeedDown},
+		{"image", p.ImageUp, p.ImageDown},
 		{"taps", p.TapUp, p.TapDown},
 		{"dhcp", p.DHCPStart, p.DHCPStop},
 		{"macvtaps", p.MacvtapUp, p.MacvtapDown},

@@ -60,6 +60,11 @@ func Check(s *spec.Spec, name string, c Caps) error {
 	if s.CloudInit != nil && !c.CloudInit {
 		refuse("cloudInit", "cannot attach a read-only disk image for the cloud-init seed")
 	}
+	// An image VM needs what a cloud-init seed needs: a read-only raw
+	// disk in the VM directory (its root disk), besides an initrd.
+	if s.Image != "" && !c.CloudInit {
+		refuse("image", "cannot attach a read-only disk image for the image's root file system")
+	}
 	return errors.Join(errs...)
 }
 

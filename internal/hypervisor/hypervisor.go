@@ -54,7 +54,8 @@ type Caps struct {
 	User             bool // runs as spec.User by itself (qemu -user)
 	ForwardPorts     bool // on user networking
 	// CloudInit: attaches the cloud-init seed, a read-only raw disk image
-	// in the VM directory (see Disks).
+	// in the VM directory (see Disks). An image VM's root disk is one
+	// too, so it needs this as well.
 	CloudInit bool
 
 	// Oldest is the first release the generator's command lines work

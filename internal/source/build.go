@@ -24,6 +24,9 @@ type Builder struct {
 	// probe results.
 	KVM      string
 	CacheDir string
+	// Init is the init of image VMs; "" means $MICROVM_INIT or
+	// microvm-init next to Microvm.
+	Init string
 }
 
 // NewBuilder finds nix on PATH and this binary.

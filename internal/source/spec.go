@@ -23,6 +23,9 @@ func loadSpec(path, name string) (*spec.Spec, error) {
 		return nil, fmt.Errorf("spec %s describes VM %q (VMs are named after their spec file), not %q", path, s.Name, name)
 	}
 	s.ResolvePaths(filepath.Dir(path))
+	if err := hostKernel(s); err != nil {
+		return nil, fmt.Errorf("spec %s: %w", path, err)
+	}
 	return s, nil
 }
 
@@ -45,7 +48,11 @@ func (b *Builder) buildSpec(ctx context.Context, path, name, out string) (string
 	if err != nil {
 		return "", err
 	}
-	pkg, err := generate.Runner(ctx, s, generate.Options{SpecPath: path, Microvm: b.Microvm, Generator: gen, Facts: facts})
+	img, err := b.resolveImage(ctx, s)
+	if err != nil {
+		return "", fmt.Errorf("spec %s: %w", path, err)
+	}
+	pkg, err := generate.Runner(ctx, s, generate.Options{SpecPath: path, Microvm: b.Microvm, Generator: gen, Facts: facts, Image: img})
 	if err != nil {
 		return "", fmt.Errorf("spec %s: %w", path, err)
 	}
@@ -74,5 +81,5 @@ func (b *Builder) expectSpec(ctx context.Context, path, name, current string) (s
 	if err != nil {
 		return "", err
 	}
-	return generate.ExpectedSystem(ctx, s, gen.Name(), rec.Facts, b.Microvm, path, rec.Inputs)
+	return generate.ExpectedSystem(ctx, s, gen.Name(), rec.Facts, b.Microvm, path, rec.Inputs, rec.Image)
 }

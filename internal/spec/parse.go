@@ -77,4 +77,5 @@ var defaulted = map[string]string{
 	"forwardPorts.proto":   `"tcp"`,
 	"qemu.machine":         fmt.Sprintf("%q", DefaultMachine),
 	"cloudInit.hostname":   "the VM name",
+	"image":                "no image",
 }

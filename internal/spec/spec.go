@@ -11,11 +11,19 @@ type Spec struct {
 	// Name is the VM name: the spec file's base name without .toml.
 	Name string `toml:"-"`
 
-	Hypervisor   string   `toml:"hypervisor"` // default "qemu"
-	Vcpu         int      `toml:"vcpu"`       // default 1
-	Mem          int      `toml:"mem"`        // MiB, default 512
-	Kernel       string   `toml:"kernel"`     // required
-	Initrd       string   `toml:"initrd"`
+	Hypervisor string `toml:"hypervisor"` // default "qemu"
+	Vcpu       int    `toml:"vcpu"`       // default 1
+	Mem        int    `toml:"mem"`        // MiB, default 512
+	Kernel     string `toml:"kernel"`     // required, unless image is set
+	Initrd     string `toml:"initrd"`
+	// Image is an OCI image the VM boots instead of its own root file
+	// system: docker-archive:FILE[:NAME:TAG], oci-layout:DIR[:TAG] (both
+	// relative to the spec file's directory) or a registry reference.
+	// The host's kernel boots it (when kernel is not set) with an
+	// initramfs of microvm's, whose init runs the image's entrypoint and
+	// cmd (package oci). Left out of the JSON (the runner's identity)
+	// when empty, so specs without one keep their identity.
+	Image        string   `toml:"image" json:",omitempty"`
 	KernelParams []string `toml:"kernelParams"`
 	// Socket is the hypervisor's control socket; default "NAME.sock".
 	// An explicit empty string disables it, and with it graceful shutdown.

@@ -50,6 +50,7 @@ func (s *Spec) Validate() error {
 	s.validateDevices(&errs)
 	s.validateForwardPorts(&errs)
 	s.validateCloudInit(&errs)
+	s.validateImage(&errs)
 	return errs.join()
 }
 
@@ -67,8 +68,8 @@ func (s *Spec) validateMachine(errs *errorList) {
 	case s.Mem > MaxMem:
 		errs.add("mem", "%d MiB is more than a guest can address; expected at most %d MiB (4 PiB)", s.Mem, MaxMem)
 	}
-	if s.Kernel == "" {
-		errs.add("kernel", "required; expected the path of the guest kernel image")
+	if s.Kernel == "" && s.Image == "" {
+		errs.add("kernel", "required; expected the path of the guest kernel image, or an image to boot with the host's kernel")
 	}
 	errs.noLineBreak("kernel", s.Kernel)
 	errs.noLineBreak("initrd", s.Initrd)

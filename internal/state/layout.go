@@ -22,13 +22,18 @@ const (
 	// SeedFile is the cloud-init seed the host builds at every start of a
 	// runner that has one (root:GROUP 0640: user-data can hold secrets).
 	SeedFile = "cidata.iso"
+	// ImageRootFile and ImageInitrdFile are an image VM's root disk and
+	// initramfs: hard links to read-only entries of ImagesDir that the
+	// host puts in place at every start and removes after the VM stopped.
+	ImageRootFile   = "image-root.ext4"
+	ImageInitrdFile = "image-initrd.img"
 )
 
 // Entries of the state directory itself. They start with a dot, which no
 // VM name may, so they can never collide with a VM directory.
 const (
 	StoreDir = ".store" // content-addressed runner packages
-	LocksDir = ".locks" // one lock file per VM name, plus StoreLock
+	LocksDir = ".locks" // one lock file per VM name, plus StoreLock and one per image cache entry being built
 	TmpDir   = ".tmp"   // staging area; renamed into place when complete
 	// LogsDir holds the VMs' console logs. Not in the VM directories:
 	// the VM user can write those, and root must not append to a file
@@ -38,6 +43,10 @@ const (
 	// (host.toml [network.NAME]), root's, so that a guest MAC keeps its
 	// address across restarts and whoever serves DHCP next.
 	NetworksDir = ".networks"
+	// ImagesDir caches the root disks of OCI images and the initramfs
+	// images that boot them (package oci), root's (0700), content
+	// addressed, so VMs of one image share the flattening.
+	ImagesDir = ".images"
 )
 
 // DefaultRuntimeDir holds sockets that live as long as the host runs:

@@ -47,11 +47,17 @@ type Outcome struct {
 	// Reason is the hypervisor's own word ("guest-reset", "crosvm exit
 	// status 32"), or why nothing is known.
 	Reason string
+	// Process is an image VM's process's exit status, as its init
+	// reported it before the guest powered off (ExitRecord.Process).
+	Process *int
 }
 
 // Clean reports whether the run ended as its guest or a stop wanted:
 // what the restart policy's on-failure counts as no failure.
 func (o Outcome) Clean() bool {
+	if o.Process != nil && *o.Process != 0 {
+		return false // the image's process failed, as a container's would
+	}
 	switch o.How {
 	case PoweredOff, Exited, ShutDown, Terminated, NotRunning:
 		return true
@@ -61,8 +67,15 @@ func (o Outcome) Clean() bool {
 
 // String says it in words, as stop prints it and status shows it:
 // "powered off by the guest after 3.2 s", "rebooted by the guest",
-// "did not power off within 40 s; terminated", "crashed: exit status 3".
+// "did not power off within 40 s; terminated", "crashed: exit status 3";
+// for an image VM whose process ended, "the image's process exited with
+// status 7; powered off by the guest".
 func (o Outcome) String() string {
+	if o.Process != nil {
+		p := o
+		p.Process = nil
+		return fmt.Sprintf("the image's process exited with status %d; %s", *o.Process, p)
+	}
 	after := ""
 	if o.Requested && o.After > 0 {
 		after = fmt.Sprintf(" after %.1f s", o.After.Seconds())
@@ -127,7 +140,7 @@ func ExitOutcome(rec ExitRecord, ok bool) Outcome {
 		return Outcome{How: NotStarted, Reason: rec.Error}
 	}
 	code := rec.Code
-	o := Outcome{Code: &code, Reason: rec.Reason}
+	o := Outcome{Code: &code, Reason: rec.Reason, Process: rec.Process}
 	switch {
 	case rec.Ending == control.EndPowerOff:
 		o.How = PoweredOff
@@ -154,7 +167,7 @@ func (o Outcome) Refine(rec ExitRecord, ok bool) Outcome {
 		o.How = Rebooted
 	}
 	code := rec.Code
-	o.Code, o.Reason = &code, rec.Reason
+	o.Code, o.Reason, o.Process = &code, rec.Reason, rec.Process
 	return o
 }
 
@@ -170,6 +183,7 @@ type outcomeJSON struct {
 	KillAfter string `json:"killAfter,omitempty"`
 	Code      *int   `json:"code,omitempty"`
 	Reason    string `json:"reason,omitempty"`
+	Process   *int   `json:"process,omitempty"`
 	Message   string `json:"message"`
 }
 
@@ -191,7 +205,7 @@ func (o Outcome) MarshalJSON() ([]byte, error) {
 	return json.Marshal(outcomeJSON{
 		How: o.How, Requested: o.Requested, Graceful: o.Graceful,
 		After: durationText(o.After), Timeout: durationText(o.Timeout), KillAfter: durationText(o.KillAfter),
-		Code: o.Code, Reason: o.Reason, Message: o.String(),
+		Code: o.Code, Reason: o.Reason, Process: o.Process, Message: o.String(),
 	})
 }
 
@@ -200,7 +214,7 @@ func (o *Outcome) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*o = Outcome{How: j.How, Requested: j.Requested, Graceful: j.Graceful, Code: j.Code, Reason: j.Reason}
+	*o = Outcome{How: j.How, Requested: j.Requested, Graceful: j.Graceful, Code: j.Code, Reason: j.Reason, Process: j.Process}
 	var err error
 	for _, f := range []struct {
 		text string

@@ -27,6 +27,9 @@ func TestExitOutcome(t *testing.T) {
 		{ExitRecord{Code: 3}, true, Crashed, "crashed: exit status 3", false},
 		{ExitRecord{Code: 137}, true, Crashed, "crashed: signal 9 (killed)", false},
 		{ExitRecord{}, false, Crashed, "crashed: the monitor ended without recording an exit status", false},
+		// An image VM's process: its status decides on-failure.
+		{ExitRecord{Code: 0, Ending: control.EndPowerOff, Process: ptr(7)}, true, PoweredOff, "the image's process exited with status 7; powered off by the guest", false},
+		{ExitRecord{Code: 0, Process: ptr(0)}, true, Exited, "the image's process exited with status 0; the hypervisor exited with status 0", true},
 	} {
 		o := ExitOutcome(tc.rec, tc.ok)
 		if o.How != tc.how || o.String() != tc.message || o.Clean() != tc.clean {
@@ -80,3 +83,5 @@ func TestOutcomeJSON(t *testing.T) {
 		t.Error("a bad duration was accepted")
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

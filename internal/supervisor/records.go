@@ -55,6 +55,11 @@ type ExitRecord struct {
 	// They are the guest's and the hypervisor's bytes: print them through
 	// package printable.
 	Tail []string `json:"tail,omitempty"`
+	// Process is the exit status of an image VM's process, as its init
+	// reported it on the console before powering off (ociinit.ExitLine);
+	// nil for other VMs, and when the VM ended before its process did.
+	// It is the guest's word, like the console.
+	Process *int `json:"process,omitempty"`
 }
 
 // Summary says how the run ended, for status and logs (see ExitOutcome).

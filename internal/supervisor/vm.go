@@ -194,6 +194,9 @@ func (v *vmSup) onExit(exited chan struct{}) {
 	if ok {
 		attrs = append(attrs, "code", rec.Code)
 	}
+	if out.Process != nil {
+		attrs = append(attrs, "process", *out.Process)
+	}
 	if out.Reason != "" && out.How != NotStarted {
 		attrs = append(attrs, "hypervisor_said", out.Reason)
 	}

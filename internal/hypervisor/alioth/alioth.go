@@ -90,8 +90,8 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 		"--num-cpu", strconv.Itoa(s.Vcpu),
 		"-k", s.Kernel,
 	}
-	if s.Initrd != "" {
-		argv = append(argv, "-i", s.Initrd)
+	if initrd := hypervisor.Initrd(s); initrd != "" {
+		argv = append(argv, "-i", initrd)
 	}
 	// Fixed: microvm.nix always used ttyS0, but Alioth's serial console
 	// is a PL011 on aarch64 (README, "Other Emulated Devices").

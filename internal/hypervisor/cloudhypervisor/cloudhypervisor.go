@@ -76,8 +76,8 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 		"--console", "null",
 		"--serial", "tty",
 		"--kernel", s.Kernel}
-	if s.Initrd != "" {
-		args = append(args, "--initramfs", s.Initrd)
+	if initrd := hypervisor.Initrd(s); initrd != "" {
+		args = append(args, "--initramfs", initrd)
 	}
 	args = append(args,
 		"--cmdline", cmdline(f.Arch, s.KernelParams),

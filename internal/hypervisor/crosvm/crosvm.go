@@ -131,8 +131,8 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 		// crosvm also spells it cid=N.
 		argv = append(argv, "--vsock", strconv.Itoa(s.Vsock.CID))
 	}
-	if s.Initrd != "" {
-		argv = append(argv, "--initrd", s.Initrd)
+	if initrd := hypervisor.Initrd(s); initrd != "" {
+		argv = append(argv, "--initrd", initrd)
 	}
 	argv = append(argv, s.Kernel)
 	for _, d := range s.Devices {

@@ -82,7 +82,7 @@ func config(s *spec.Spec, f hypervisor.Facts) ([]byte, error) {
 	c := vmConfig{
 		BootSource: bootSource{
 			BootArgs:        strings.Join(append([]string{bootArgs}, s.KernelParams...), " "),
-			InitrdPath:      s.Initrd,
+			InitrdPath:      hypervisor.Initrd(s),
 			KernelImagePath: s.Kernel,
 		},
 		Drives: []drive{},

@@ -110,7 +110,7 @@ func check(s *spec.Spec, f hypervisor.Facts) error {
 	}
 	// The config file is written once, but the runner package's final
 	// path is only known at run time: it cannot name files inside it.
-	paths := []string{s.Kernel, s.Initrd}
+	paths := []string{s.Kernel, hypervisor.Initrd(s)}
 	for _, v := range s.Volumes {
 		paths = append(paths, v.Image)
 	}

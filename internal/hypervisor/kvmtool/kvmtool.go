@@ -77,8 +77,8 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 		"--rng",
 		"-k", s.Kernel,
 	}
-	if s.Initrd != "" {
-		argv = append(argv, "-i", s.Initrd)
+	if initrd := hypervisor.Initrd(s); initrd != "" {
+		argv = append(argv, "-i", initrd)
 	}
 	argv = append(argv, "-p", strings.Join(append(append([]string{cmdlinePrefix}, rootParams(s)...), s.KernelParams...), " "))
 	if s.Balloon {
@@ -194,7 +194,7 @@ func (g Generator) check(s *spec.Spec, f hypervisor.Facts) error {
 	if n := len(hypervisor.Disks(s)); n > maxDisks {
 		refuse("volumes", "attaches at most %d disks, not %d%s", maxDisks, n, hypervisor.SeedNote(s))
 	}
-	if s.Initrd == "" && len(s.Volumes) == 0 {
+	if hypervisor.Initrd(s) == "" && len(s.Volumes) == 0 {
 		// Without a disk or an initrd lkvm builds a root file system
 		// of its own in $HOME/.lkvm/default and shares the host's / with
 		// the guest as "hostfs" (builtin-run.c, kvm_cmd_run_init): the

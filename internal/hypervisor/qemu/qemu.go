@@ -76,8 +76,8 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 		// ends the process, which is how shutdown and restart work.
 		"-no-reboot",
 		"-kernel", s.Kernel)
-	if s.Initrd != "" {
-		p.add("-initrd", s.Initrd)
+	if initrd := hypervisor.Initrd(s); initrd != "" {
+		p.add("-initrd", initrd)
 	}
 	p.add("-chardev", "stdio,id=stdio,signal=off", "-device", p.dev("virtio-rng"))
 	if *s.Qemu.SerialConsole {

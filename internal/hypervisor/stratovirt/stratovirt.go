@@ -146,8 +146,8 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 		"-smp", strconv.Itoa(s.Vcpu),
 		"-kernel", s.Kernel,
 	}
-	if s.Initrd != "" {
-		argv = append(argv, "-initrd", s.Initrd)
+	if initrd := hypervisor.Initrd(s); initrd != "" {
+		argv = append(argv, "-initrd", initrd)
 	}
 	argv = append(argv,
 		"-append", strings.Join(append([]string{"console=" + console + " edd=off reboot=t panic=-1"}, s.KernelParams...), " "),

@@ -53,6 +53,13 @@ func Standard() []Case {
 			s.Volumes = []spec.Volume{{Image: "root.img", Size: 1024, MountPoint: "/"}}
 			s.CloudInit = &spec.CloudInit{UserData: "#cloud-config\n"}
 		}},
+		// An image VM: microvm's initramfs in the VM directory, the
+		// image's read-only root disk first (vda), then the volumes.
+		{Name: "image", Spec: func(s *spec.Spec) {
+			s.Image = "docker-archive:/srv/app.tar"
+			s.Initrd = ""
+			s.Volumes = []spec.Volume{{Image: "data.img", Size: 64, MountPoint: "/data"}}
+		}},
 	}
 }
 
