@@ -39,6 +39,7 @@ var Names = []string{
 	"microvm@.service",
 	"microvm-set-booted@.service",
 	"microvm-cloud-init@.service",
+	"microvm-image@.service",
 	"microvm-tap-interfaces@.service",
 	"microvm-macvtap-interfaces@.service",
 	"microvm-pci-devices@.service",

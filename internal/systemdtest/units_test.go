@@ -35,7 +35,7 @@ func TestInstall(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := run(t, c, "microvm", "systemd", "install", "--autostart", autostartVM)
-	if !strings.Contains(out, "Installed 8 units in /etc/systemd/system") || !strings.Contains(out, "Enabled microvms.target") {
+	if !strings.Contains(out, "Installed 9 units in /etc/systemd/system") || !strings.Contains(out, "Enabled microvms.target") {
 		t.Errorf("second install said:\n%s", out)
 	}
 	after, err := os.Stat(c.Path("/etc/systemd/system/microvm@.service"))
