@@ -2,7 +2,7 @@ package spec
 
 import "path/filepath"
 
-// ResolvePaths makes kernel, initrd and cloud-init's files absolute
+// ResolvePaths makes kernel, initrd, volume bases and cloud-init's files absolute
 // against specDir, the spec file's directory, so the spec no longer
 // depends on where it was read.
 // Sockets, volume images and share sources stay relative: they resolve
@@ -10,6 +10,9 @@ import "path/filepath"
 func (s *Spec) ResolvePaths(specDir string) {
 	s.Kernel = resolve(specDir, s.Kernel)
 	s.Initrd = resolve(specDir, s.Initrd)
+	for i := range s.Volumes {
+		s.Volumes[i].Base = resolve(specDir, s.Volumes[i].Base)
+	}
 	if c := s.CloudInit; c != nil {
 		c.UserDataFile = resolve(specDir, c.UserDataFile)
 		c.NetworkConfigFile = resolve(specDir, c.NetworkConfigFile)
