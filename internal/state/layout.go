@@ -22,6 +22,10 @@ const (
 	// SeedFile is the cloud-init seed the host builds at every start of a
 	// runner that has one (root:GROUP 0640: user-data can hold secrets).
 	SeedFile = "cidata.iso"
+	// ModulesFile is the read-only ext4 image of the host's kernel modules
+	// that bin/microvm-run makes, as the VM user, for a spec with
+	// hostModules.
+	ModulesFile = "host-modules.img"
 )
 
 // Entries of the state directory itself. They start with a dot, which no
