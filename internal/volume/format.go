@@ -6,7 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"syscall"
+
+	"github.com/microvm-host/microvm/internal/printable"
 )
 
 // Image formats, as the spec names them.
@@ -65,11 +69,17 @@ const (
 // images of formats microvm does not attach (VMDK, VDI, VHD(X), QED,
 // qcow version 1) are refused naming the format. Anything else is raw.
 func Probe(path string) (Info, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: a FIFO must not make the open wait for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return Info{}, err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return Info{}, err
+	} else if m := fi.Mode(); !m.IsRegular() && (m&fs.ModeDevice == 0 || m&fs.ModeCharDevice != 0) {
+		return Info{}, fmt.Errorf("%s; expected a regular file or a block device", printable.FileKind(m))
+	}
 	size, err := f.Seek(0, io.SeekEnd)
 	if err != nil {
 		return Info{}, err

@@ -78,6 +78,9 @@ func TestProbe(t *testing.T) {
 		}
 	}
 
+	if _, err := Probe(t.TempDir()); err == nil || !strings.Contains(err.Error(), "a directory; expected a regular file or a block device") {
+		t.Errorf("directory: %v", err)
+	}
 	for _, tc := range []struct{ name, head, want string }{
 		{"vmdk", "KDMV", "a VMDK image; microvm attaches raw and qcow2 images only"},
 		{"qcow1", "QFI\xfb\x00\x00\x00\x01" + strings.Repeat("\x00", 64), "a qcow (version 1) image"},
