@@ -145,4 +145,3 @@ func TestBadBasesAndModulesAreRefusedAtBuild(t *testing.T) {
 		t.Errorf("missing modules: %v", err)
 	}
 }
-
