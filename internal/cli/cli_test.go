@@ -56,6 +56,8 @@ func TestScripts(t *testing.T) {
 				return canBootGuest(), nil
 			case "root":
 				return os.Geteuid() == 0, nil
+			case "debianmirror":
+				return condDebianMirror(), nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
@@ -68,6 +70,8 @@ func TestScripts(t *testing.T) {
 			"snapshot":     cmdSnapshot,
 			"unchanged":    cmdUnchanged,
 			"asvm":         cmdAsVM,
+			"debianimage":  cmdDebianImage,
+			"waitlong":     cmdWaitLong,
 		},
 	})
 }
