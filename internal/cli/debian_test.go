@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"os"
@@ -69,8 +70,10 @@ func cmdWaitLong(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	b, _ := os.ReadFile(ts.MkAbs(args[0]))
+	// What usually explains a guest that did not get there, then the end.
+	notable := regexp.MustCompile(`(?m)^.*(Failed|Timed out|Dependency failed|microvm|cidata|Datasource).*$`).FindAll(b, 100)
 	if len(b) > 8192 {
 		b = b[len(b)-8192:]
 	}
-	ts.Fatalf("%s has no line matching %q after %d s; it ends:\n%s", args[0], args[1], secs, b)
+	ts.Fatalf("%s has no line matching %q after %d s; notable lines:\n%s\nit ends:\n%s", args[0], args[1], secs, bytes.Join(notable, []byte("\n")), b)
 }

@@ -49,8 +49,11 @@ var DefaultDebian = Debian{
 // DebianFstab is the guest's /etc/fstab. The modules image must be mounted
 // before cloud-init looks for its seed: the seed is ISO 9660, a module in
 // Debian's kernels, which mount can only load once /lib/modules is there.
+// The device timeout is long because under TCG on a busy host udev can
+// take longer than systemd's default to announce the disk; nofail keeps a
+// guest without the disk booting.
 const DebianFstab = `LABEL=root / ext4 defaults,errors=remount-ro 0 1
-LABEL=` + volume.ModulesLabel + ` /lib/modules ext4 ro,nofail,x-systemd.device-timeout=10s,x-systemd.before=cloud-init-local.service 0 0
+LABEL=` + volume.ModulesLabel + ` /lib/modules ext4 ro,nofail,x-systemd.device-timeout=90s,x-systemd.before=cloud-init-local.service 0 0
 `
 
 // debianCloudCfg makes cloud-init look for the NoCloud seed only, instead
