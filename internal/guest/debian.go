@@ -152,6 +152,13 @@ func (d Debian) Build(ctx context.Context, cacheDir string, log *slog.Logger) (p
 		return "", err
 	}
 	log.Info("built the Debian base image", "path", path, "took", time.Since(start).Round(time.Second))
+	// Images of earlier recipes or package lists are not used any more.
+	old, _ := filepath.Glob(filepath.Join(cacheDir, "debian-"+d.Suite+"-*.qcow2"))
+	for _, p := range old {
+		if p != path {
+			os.Remove(p)
+		}
+	}
 	return path, nil
 }
 
