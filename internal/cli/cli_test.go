@@ -56,6 +56,8 @@ func TestScripts(t *testing.T) {
 				return canBootGuest(), nil
 			case "root":
 				return os.Geteuid() == 0, nil
+			case "debianmirror":
+				return condDebianMirror(), nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
@@ -71,6 +73,8 @@ func TestScripts(t *testing.T) {
 			"buildinit":    cmdBuildInit,
 			"ociimage":     cmdOCIImage,
 			"qmp":          cmdQMP,
+			"debianimage":  cmdDebianImage,
+			"waitlong":     cmdWaitLong,
 		},
 	})
 }

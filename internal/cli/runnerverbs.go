@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"syscall"
 
@@ -22,7 +23,7 @@ func newRunnerCmd(e *env) *cobra.Command {
 		Short:  "Helpers called by generated runner packages",
 		Hidden: true,
 	}
-	cmd.AddCommand(newRunnerExecCmd(), newRunnerVolumeCmd(e), newRunnerShutdownCmd(e), newRunnerBalloonCmd(e))
+	cmd.AddCommand(newRunnerExecCmd(), newRunnerVolumeCmd(e), newRunnerModulesCmd(e), newRunnerShutdownCmd(e), newRunnerBalloonCmd(e))
 	return cmd
 }
 
@@ -59,25 +60,84 @@ func newRunnerExecCmd() *cobra.Command {
 
 func newRunnerVolumeCmd(e *env) *cobra.Command {
 	var v volume.Spec
+	var b volume.FromBase
+	var format string
+	var existing bool
 	cmd := &cobra.Command{
-		Use:   "volume --image IMG --size MIB --fs TYPE [--label L] [--mkfs-arg A]...",
-		Short: "Create a volume image unless it exists (never resizes or reformats)",
+		Use:   "volume --image IMG [--format raw|qcow2] (--size MIB --fs TYPE [--label L] [--mkfs-arg A]... | --base BASE [--convert] [--size MIB] | --existing)",
+		Short: "Create a volume image unless it exists (never resizes or reformats), then check its format",
 		Args:  args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			created, err := volume.Ensure(cmd.Context(), v)
-			if created {
-				fmt.Fprintf(e.stderr, "microvm: created volume %s (%d MiB, %s)\n", v.Image, v.SizeMiB, v.FsType)
+			if format != volume.Raw && format != volume.Qcow2 {
+				return usageError("--format %q: expected raw or qcow2", format)
 			}
+			fl := cmd.Flags()
+			switch {
+			case existing && (b.Base != "" || fl.Changed("size")):
+				return usageError("--existing: only checks the image; leave out --base and --size")
+			case b.Base != "":
+				b.Image, b.SizeMiB = v.Image, v.SizeMiB
+				created, err := volume.EnsureFromBase(cmd.Context(), b)
+				if err != nil {
+					return err
+				}
+				if created {
+					how := "a qcow2 overlay"
+					if b.Convert {
+						how = "a raw copy"
+					}
+					fmt.Fprintf(e.stderr, "microvm: created volume %s (%s of %s)\n", v.Image, how, b.Base)
+				}
+			case !existing:
+				if !fl.Changed("size") {
+					return usageError("--size: required to create an image with mkfs")
+				}
+				created, err := volume.Ensure(cmd.Context(), v)
+				if err != nil {
+					return err
+				}
+				if created {
+					fmt.Fprintf(e.stderr, "microvm: created volume %s (%d MiB, %s)\n", v.Image, v.SizeMiB, v.FsType)
+				}
+			}
+			_, err := volume.CheckFormat(v.Image, format)
 			return err
 		},
 	}
 	cmd.Flags().StringVar(&v.Image, "image", "", "image path")
-	cmd.Flags().Var((*sizeFlag)(&v.SizeMiB), "size", "size in MiB")
+	cmd.Flags().StringVar(&format, "format", volume.Raw, "the format the hypervisor is told: raw or qcow2; the image's header must agree")
+	cmd.Flags().Var((*sizeFlag)(&v.SizeMiB), "size", "size in MiB (with --base: grow the image beyond the base's size)")
 	cmd.Flags().StringVar(&v.FsType, "fs", "ext4", "file system")
 	cmd.Flags().StringVar(&v.Label, "label", "", "file system label")
 	cmd.Flags().StringArrayVar(&v.MkfsArgs, "mkfs-arg", nil, "extra mkfs argument (repeatable)")
+	cmd.Flags().StringVar(&b.Base, "base", "", "make the image from this base image (absolute): a qcow2 overlay")
+	cmd.Flags().BoolVar(&b.Convert, "convert", false, "with --base: a raw copy of the base instead of an overlay")
+	cmd.Flags().BoolVar(&existing, "existing", false, "do not create the image, only check its format")
 	cmd.MarkFlagRequired("image")
-	cmd.MarkFlagRequired("size")
+	return cmd
+}
+
+// newRunnerModulesCmd makes the image of the host's kernel modules that a
+// spec's hostModules attaches.
+func newRunnerModulesCmd(e *env) *cobra.Command {
+	m := volume.Modules{ModulesRoot: "/lib/modules"}
+	cmd := &cobra.Command{
+		Use:   "modules --image IMG --release RELEASE [--modules-root DIR]",
+		Short: "Make the read-only image of the host's modules for a kernel release, unless it is up to date",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			created, err := volume.EnsureModules(cmd.Context(), m)
+			if created {
+				fmt.Fprintf(e.stderr, "microvm: made %s from %s\n", m.Image, filepath.Join(m.ModulesRoot, m.Release))
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&m.Image, "image", "", "image path")
+	cmd.Flags().StringVar(&m.Release, "release", "", "kernel release (uname -r in the guest)")
+	cmd.Flags().StringVar(&m.ModulesRoot, "modules-root", m.ModulesRoot, "where the host keeps its modules")
+	cmd.MarkFlagRequired("image")
+	cmd.MarkFlagRequired("release")
 	return cmd
 }
 

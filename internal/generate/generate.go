@@ -1,10 +1,13 @@
 // Package generate turns a VM spec into a runner package: the hypervisor
 // generator's command line rendered into bin/microvm-run and friends, and
 // the share/microvm files of both host conventions. It is pure: it reads
-// only the input files it hashes for the runner's version identity.
+// only the input files it hashes for the runner's version identity, the
+// headers of volume bases and, with hostModules, whether the host has
+// the kernel's modules.
 package generate
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,6 +31,9 @@ type Options struct {
 	// Image is what the spec's image resolved to (package source reads
 	// it, as that may need the network); nil without an image.
 	Image *Image
+	// ModulesRoot is where hostModules finds the kernel's modules;
+	// DefaultModulesRoot when empty.
+	ModulesRoot string
 }
 
 // Runner builds the runner package for s, whose defaults must be applied
@@ -48,6 +54,15 @@ func Runner(ctx context.Context, s *spec.Spec, o Options) (*runner.Package, erro
 	inputs, err := digestInputs(ctx, s.Inputs(filepath.Dir(o.SpecPath)), o.Previous)
 	if err != nil {
 		return nil, err
+	}
+	if err := checkBases(s); err != nil {
+		return nil, err
+	}
+	release := ""
+	if s.HostModules {
+		if release, err = modulesRelease(s.Kernel, cmp.Or(o.ModulesRoot, DefaultModulesRoot)); err != nil {
+			return nil, err
+		}
 	}
 	seed, err := Seed(s, ReadSeedFile)
 	if err != nil {
@@ -79,7 +94,7 @@ func Runner(ctx context.Context, s *spec.Spec, o Options) (*runner.Package, erro
 		Notes:      cmd.Notes,
 		CloudInit:  cloudInitRecord(s, seed),
 		Image:      o.Image,
-		Opens:      opens(s, filepath.Dir(o.SpecPath)),
+		Opens:      opens(s, filepath.Dir(o.SpecPath), cmp.Or(o.ModulesRoot, DefaultModulesRoot), release),
 	}, "", "  ")
 	if err != nil {
 		return nil, err
@@ -92,7 +107,7 @@ func Runner(ctx context.Context, s *spec.Spec, o Options) (*runner.Package, erro
 		}
 		p.Files = append(p.Files, runner.File{Name: name, Content: f.Content})
 	}
-	if err := addScripts(p, s, cmd, o.Microvm); err != nil {
+	if err := addScripts(p, s, cmd, o.Microvm, release); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -61,7 +61,7 @@ type Input struct {
 
 // identityVersion changes whenever generated runners change for the same
 // inputs, so that every VM built by an older generator is outdated.
-const identityVersion = "microvm-generate/2"
+const identityVersion = "microvm-generate/3"
 
 // identity is the version of a generated runner: a hash of everything
 // that goes into it, the cloud-init seed's content included (by its

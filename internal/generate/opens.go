@@ -2,6 +2,7 @@ package generate
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/microvm-host/microvm/internal/spec"
 )
@@ -11,6 +12,10 @@ const (
 	AccessRead      = "read"
 	AccessReadWrite = "read-write"
 	AccessDir       = "dir" // list and enter: a share the hypervisor serves itself
+	// AccessShared is read, and never write: a base image that many
+	// VMs' overlays read, which a guest escaping into its hypervisor
+	// must not be able to change under the others.
+	AccessShared = "shared-read"
 )
 
 // Open is a host file the hypervisor opens itself, as the VM user: the
@@ -26,10 +31,13 @@ type Open struct {
 }
 
 // opens lists what the hypervisor of s opens: kernel and initrd (made
-// absolute against specDir), every
-// volume image, and the sources of 9p shares, which the hypervisor serves
-// itself (virtiofs sources are virtiofsd's, which runs as root).
-func opens(s *spec.Spec, specDir string) []Open {
+// absolute against specDir), every volume image and base (an overlay's
+// backing file is opened by the hypervisor, a raw copy is made from it by
+// bin/microvm-run, both as the VM user), the sources of 9p shares, which
+// the hypervisor serves itself (virtiofs sources are virtiofsd's, which
+// runs as root), and with hostModules the host's modules of release, which
+// bin/microvm-run copies into the modules image.
+func opens(s *spec.Spec, specDir, modulesRoot, release string) []Open {
 	var out []Open
 	for _, in := range s.Inputs(specDir) {
 		// An image's archive is read by the host, not the hypervisor.
@@ -43,6 +51,12 @@ func opens(s *spec.Spec, specDir string) []Open {
 			o.Access = AccessRead
 		}
 		out = append(out, o)
+		if v.Base != "" {
+			out = append(out, Open{What: fmt.Sprintf("volumes[%d].base", i), Path: v.Base, Access: AccessShared})
+		}
+	}
+	if s.HostModules {
+		out = append(out, Open{What: "hostModules", Path: filepath.Join(modulesRoot, release), Access: AccessDir})
 	}
 	for i, sh := range s.Shares {
 		if sh.Proto == "9p" {

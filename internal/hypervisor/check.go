@@ -65,6 +65,20 @@ func Check(s *spec.Spec, name string, c Caps) error {
 	if s.Image != "" && !c.CloudInit {
 		refuse("image", "cannot attach a read-only disk image for the image's root file system")
 	}
+	if s.HostModules && !c.CloudInit {
+		refuse("hostModules", "cannot attach a read-only disk image for the host's modules")
+	}
+	for i, v := range s.Volumes {
+		p := fmt.Sprintf("volumes[%d]", i)
+		switch {
+		case v.Format == spec.FormatQcow2 && v.Base != "" && !c.Qcow2:
+			refuse(p+".base", "reads raw images only, so the image cannot be a qcow2 overlay of the base; set convert = true for a raw copy of the base per VM")
+		case v.Format == spec.FormatQcow2 && !c.Qcow2:
+			refuse(p+".format", "reads raw images only; convert the image once (qemu-img convert -O raw IMAGE IMAGE.raw) and attach the copy")
+		case v.Format == spec.FormatQcow2 && v.Base != "" && !c.BackingFiles:
+			refuse(p+".base", "cannot open qcow2 backing files, so the image cannot be an overlay of the base; set convert = true for a raw copy of the base per VM")
+		}
+	}
 	return errors.Join(errs...)
 }
 

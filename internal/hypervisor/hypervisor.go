@@ -54,9 +54,16 @@ type Caps struct {
 	User             bool // runs as spec.User by itself (qemu -user)
 	ForwardPorts     bool // on user networking
 	// CloudInit: attaches the cloud-init seed, a read-only raw disk image
-	// in the VM directory (see Disks). An image VM's root disk is one
-	// too, so it needs this as well.
+	// in the VM directory (see Disks). An image VM's root disk and the
+	// image of hostModules are attached the same way.
 	CloudInit bool
+	// Qcow2: reads qcow2 volume images (format = "qcow2"); without it
+	// only raw images.
+	Qcow2 bool
+	// BackingFiles: opens the backing file of a qcow2 image, so a volume
+	// with base can be a copy-on-write overlay of it; without it such a
+	// volume needs convert = true (a raw copy per VM).
+	BackingFiles bool
 
 	// Oldest is the first release the generator's command lines work
 	// with; a probed older one is refused at build. Newest is the latest

@@ -43,6 +43,10 @@ func explain(f Finding, u User) string {
 		switch {
 		case f.Blocker != f.Path:
 			return fmt.Sprintf("%s is created by the runner in %s, which does not exist; create it: mkdir -p %s", subject, path(f.Blocker), quote(f.Blocker))
+		case strings.HasPrefix(f.What, "volumes") && strings.HasSuffix(f.What, ".base"):
+			return subject + " does not exist; the volume's image is made from it on first start, and an overlay reads it for good: put it back, or set another base and rebuild (microvm update)"
+		case f.What == "hostModules":
+			return subject + " does not exist: the host has no modules for the guest's kernel; install them, or leave hostModules out and rebuild (microvm update)"
 		case strings.HasPrefix(f.What, "volumes"):
 			return subject + " does not exist, and the runner does not create it (autoCreate = false); create it, or set autoCreate = true with a size"
 		case strings.HasPrefix(f.What, "shares"):
@@ -51,6 +55,13 @@ func explain(f Finding, u User) string {
 		return subject + " does not exist; the runner was built with it: put it back, or rebuild the runner from its spec (microvm update)"
 	case ReadOnly:
 		return fmt.Sprintf("%s is on a read-only file system, and %s needs to %s it; mount it read-write, or set readOnly = true for it", subject, u.Name, verb(f.Need))
+	case Writable:
+		owner := ""
+		if o := f.Owner; o != nil {
+			owner = fmt.Sprintf(" (owned by %s:%s with mode %04o)", userName(o.UID), groupName(o.GID), o.Mode)
+		}
+		return fmt.Sprintf("%s is writable by %s%s: a guest that escaped into its hypervisor could change the disk of every VM made from it; fix: chown root:%s %s && chmod 0640 %s",
+			subject, u.Name, owner, u.Group, quote(f.Path), quote(f.Path))
 	case WrongKind:
 		want := "a regular file or a block device"
 		if strings.HasPrefix(f.What, "shares") {

@@ -35,8 +35,8 @@ func denied(f Finding, u User, subject string) string {
 
 // fix is a command line that gives u what it needs on f.Blocker, changing
 // as little as it can: the bits of the class u is in; the VM's own disk
-// image becomes the VM user's; other files (kernel, initrd, a share) get
-// the VM group; a directory on the way only lets others pass.
+// image becomes the VM user's; other files (kernel, initrd, a base that
+// VMs share, a share) get the VM group; a directory on the way only lets others pass.
 func fix(f Finding, u User) string {
 	o, q, bits := f.Owner, quote(f.Blocker), f.Need
 	switch {
@@ -44,7 +44,7 @@ func fix(f Finding, u User) string {
 		return "chmod u+" + bits + " " + q
 	case u.inGroup(o.GID):
 		return "chmod g+" + bits + " " + q
-	case f.Blocker == f.Path && strings.HasPrefix(f.What, "volumes"):
+	case f.Blocker == f.Path && strings.HasPrefix(f.What, "volumes") && !strings.HasSuffix(f.What, ".base"):
 		s := "chown " + u.Name + ":" + u.Group + " " + q
 		if (o.Mode>>6)&mask(bits) != mask(bits) {
 			s += " && chmod u+" + bits + " " + q

@@ -52,10 +52,10 @@ func ForRunner(runnerDir, vmDir string) ([]Check, error) {
 	checks := make([]Check, 0, len(b.Opens))
 	for _, o := range b.Opens {
 		switch o.Access {
-		case generate.AccessRead, generate.AccessReadWrite, generate.AccessDir:
+		case generate.AccessRead, generate.AccessReadWrite, generate.AccessDir, generate.AccessShared:
 		default:
-			return nil, fmt.Errorf("runner %s: %s: %s %q: unknown access %q; expected %s, %s or %s",
-				runnerDir, generate.BuildFile, o.What, o.Path, o.Access, generate.AccessRead, generate.AccessReadWrite, generate.AccessDir)
+			return nil, fmt.Errorf("runner %s: %s: %s %q: unknown access %q; expected %s, %s, %s or %s",
+				runnerDir, generate.BuildFile, o.What, o.Path, o.Access, generate.AccessRead, generate.AccessReadWrite, generate.AccessDir, generate.AccessShared)
 		}
 		p := o.Path
 		if !filepath.IsAbs(p) {

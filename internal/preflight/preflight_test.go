@@ -63,7 +63,7 @@ func TestForRunner(t *testing.T) {
 		t.Errorf("runner without build.json: %v, %v; want nothing", got, err)
 	}
 	bad := writeBuild(t, []generate.Open{{What: "kernel", Path: "/k", Access: "execute"}})
-	if _, err := ForRunner(bad, "/vm"); err == nil || !strings.Contains(err.Error(), `kernel "/k": unknown access "execute"; expected read, read-write or dir`) {
+	if _, err := ForRunner(bad, "/vm"); err == nil || !strings.Contains(err.Error(), `kernel "/k": unknown access "execute"; expected read, read-write, dir or shared-read`) {
 		t.Errorf("unknown access: %v", err)
 	}
 }
@@ -129,10 +129,19 @@ func TestAsUser(t *testing.T) {
 	os.Mkdir(private, 0o700)
 	os.WriteFile(filepath.Join(private, "vmlinuz"), nil, 0o644)
 
+	// A shared base: root's and readable is right; the VM user's is not,
+	// as it could change every VM's disk made from it.
+	base := filepath.Join(dir, "base.qcow2")
+	os.WriteFile(base, nil, 0o644)
+	ownBase := filepath.Join(dir, "own-base.qcow2")
+	os.WriteFile(ownBase, nil, 0o644)
+	os.Chown(ownBase, nobody, nobody)
 	checks := []Check{
 		{What: "volumes[0].image", Path: disk, Access: generate.AccessReadWrite},
 		{What: "volumes[1].image", Path: ok, Access: generate.AccessReadWrite},
 		{What: "kernel", Path: filepath.Join(private, "vmlinuz"), Access: generate.AccessRead},
+		{What: "volumes[1].base", Path: base, Access: generate.AccessShared},
+		{What: "volumes[2].base", Path: ownBase, Access: generate.AccessShared},
 	}
 	cred := &syscall.Credential{Uid: nobody, Gid: nobody}
 	found, err := AsUser(t.Context(), self, []string{"preflight-child"}, cred, checks)
@@ -143,6 +152,8 @@ func TestAsUser(t *testing.T) {
 		{Check: checks[0], Problem: Denied, Err: "permission denied", Blocker: disk, Need: "rw", Owner: &Owner{UID: 0, GID: 0, Mode: 0o600}},
 		{Check: checks[1]},
 		{Check: checks[2], Problem: Denied, Err: "permission denied", Blocker: private, Need: "x", Owner: &Owner{UID: 0, GID: 0, Mode: 0o700}},
+		{Check: checks[3]},
+		{Check: checks[4], Problem: Writable, Blocker: ownBase, Need: "w", Owner: &Owner{UID: nobody, GID: nobody, Mode: 0o644}},
 	}
 	if diff := cmp.Diff(want, found); diff != "" {
 		t.Errorf("findings as nobody (-want +got):\n%s", diff)

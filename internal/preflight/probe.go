@@ -17,6 +17,7 @@ const (
 	Missing   = "missing"   // it, or the directory it would be created in, does not exist
 	ReadOnly  = "read-only" // it must be written, and its file system is mounted read-only
 	WrongKind = "kind"      // not a directory where one is needed, or not a file or block device
+	Writable  = "writable"  // a shared base the VM user could change under other VMs
 	Failed    = "failed"    // another error; Err says which
 )
 
@@ -59,6 +60,15 @@ func probe(c Check) Finding {
 	f := Finding{Check: c}
 	err := access(c.Path, c.need())
 	switch {
+	case err == nil && c.Access == generate.AccessShared && unix.Getuid() != 0 && access(c.Path, "w") == nil:
+		// A VM user of root could write anything: only others are
+		// told.
+		f.Problem, f.Blocker, f.Need = Writable, c.Path, "w"
+		var st unix.Stat_t
+		if unix.Stat(c.Path, &st) == nil {
+			f.Owner = &Owner{UID: st.Uid, GID: st.Gid, Mode: st.Mode & 0o7777}
+		}
+		return f
 	case err == nil:
 		return checkKind(f)
 	case errors.Is(err, unix.ENOENT) && c.Created:

@@ -13,6 +13,12 @@ const (
 	DefaultMachine    = "microvm"
 )
 
+// Volume image formats.
+const (
+	FormatRaw   = "raw"
+	FormatQcow2 = "qcow2"
+)
+
 // ApplyDefaults fills every option the file left out with microvm.nix's
 // default, so generators never see an unset value, and puts values with
 // one canonical spelling into it (see normalize). It is idempotent.
@@ -60,6 +66,13 @@ func (s *Spec) ApplyDefaults() {
 		if v.AutoCreate == nil {
 			v.AutoCreate = ptr(true)
 		}
+		switch {
+		case v.Format != "":
+		case v.Base != "" && !v.Convert:
+			v.Format = FormatQcow2
+		default:
+			v.Format = FormatRaw
+		}
 	}
 	for i := range s.ForwardPorts {
 		fp := &s.ForwardPorts[i]
@@ -79,6 +92,17 @@ func (s *Spec) ApplyDefaults() {
 	if s.Qemu.SerialConsole == nil {
 		s.Qemu.SerialConsole = ptr(true)
 	}
+}
+
+// RootVolume is the index of the volume marked as the root disk; ok is
+// false when there is none.
+func (s *Spec) RootVolume() (i int, ok bool) {
+	for i, v := range s.Volumes {
+		if v.IsRoot() {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // ControlSocket is the hypervisor's control socket, "" when disabled.

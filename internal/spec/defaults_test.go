@@ -32,7 +32,8 @@ func TestDefaultsMatchMicrovmNix(t *testing.T) {
 			{Tag: "nine", Proto: "9p", SecurityModel: "none"},
 			{Tag: "fs", Proto: "virtiofs", Socket: "vm-virtiofs-fs.sock"},
 		},
-		Volumes:      []Volume{{Image: "a.img", Size: 8, FsType: "ext4", AutoCreate: ptr(true)}},
+		// format is ours: microvm.nix passes every image as raw.
+		Volumes:      []Volume{{Image: "a.img", Size: 8, FsType: "ext4", AutoCreate: ptr(true), Format: "raw"}},
 		ForwardPorts: []ForwardPort{{From: "host", Proto: "tcp"}},
 		Qemu:         QemuOptions{Machine: "microvm", SerialConsole: ptr(true)},
 	}

@@ -73,6 +73,8 @@ var defaulted = map[string]string{
 	"shares.socket":        `"NAME-virtiofs-TAG.sock" for virtiofs`,
 	"shares.securityModel": fmt.Sprintf("%q for 9p", DefaultSecurity),
 	"volumes.fsType":       fmt.Sprintf("%q", DefaultFsType),
+	"volumes.format":       `"raw", or "qcow2" with base`,
+	"volumes.base":         "none: the image is made with mkfs",
 	"forwardPorts.from":    `"host"`,
 	"forwardPorts.proto":   `"tcp"`,
 	"qemu.machine":         fmt.Sprintf("%q", DefaultMachine),

@@ -128,8 +128,8 @@ func TestParseFull(t *testing.T) {
 		},
 		Volumes: []Volume{
 			{Image: "var.img", Size: 256, FsType: "xfs", Label: "var", AutoCreate: ptr(true), MountPoint: "/var",
-				Serial: "var0", Direct: true, MkfsArgs: []string{"-m", "crc=1"}},
-			{Image: "data.img", FsType: "ext4", ReadOnly: true, AutoCreate: ptr(false), MountPoint: "/data"},
+				Serial: "var0", Direct: true, MkfsArgs: []string{"-m", "crc=1"}, Format: "raw"},
+			{Image: "data.img", FsType: "ext4", ReadOnly: true, AutoCreate: ptr(false), MountPoint: "/data", Format: "raw"},
 		},
 		Devices: []Device{
 			{Bus: "pci", Path: "0000:01:00.0"},
@@ -156,6 +156,34 @@ func TestParseFull(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("full.toml (-want +got):\n%s", diff)
+	}
+}
+
+// TestParseDisks covers root disks, formats and bases: the format's
+// default follows base and convert, and bases resolve against the spec's
+// directory.
+func TestParseDisks(t *testing.T) {
+	got, err := Parse("testdata/good/disks.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Volume{
+		{Image: "root.qcow2", Base: "images/debian-12.qcow2", Root: true, Size: 4096, Format: "qcow2", FsType: "ext4", AutoCreate: ptr(true)},
+		{Image: "copy.img", Base: "/var/lib/images/debian-12.qcow2", Convert: true, Format: "raw", FsType: "ext4", AutoCreate: ptr(true)},
+		{Image: "old.qcow2", Format: "qcow2", FsType: "ext4", AutoCreate: ptr(false)},
+	}
+	if diff := cmp.Diff(want, got.Volumes); diff != "" {
+		t.Errorf("disks.toml volumes (-want +got):\n%s", diff)
+	}
+	if !got.HostModules {
+		t.Error("hostModules not set")
+	}
+	if i, ok := got.RootVolume(); !ok || i != 0 {
+		t.Errorf("RootVolume = %d, %v; want 0", i, ok)
+	}
+	got.ResolvePaths("/specs")
+	if b := got.Volumes[0].Base; b != "/specs/images/debian-12.qcow2" {
+		t.Errorf("base resolved to %q", b)
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 	"github.com/microvm-host/microvm/internal/oci/imageref"
 )
 
-// ResolvePaths makes kernel, initrd, a local image and cloud-init's files absolute
+// ResolvePaths makes kernel, initrd, a local image, volume bases and cloud-init's files absolute
 // against specDir, the spec file's directory, so the spec no longer
 // depends on where it was read.
 // Sockets, volume images and share sources stay relative: they resolve
@@ -16,6 +16,9 @@ func (s *Spec) ResolvePaths(specDir string) {
 	s.Initrd = resolve(specDir, s.Initrd)
 	if r, err := imageref.Parse(s.Image); err == nil && r.Local() {
 		s.Image = r.Resolve(specDir).String()
+	}
+	for i := range s.Volumes {
+		s.Volumes[i].Base = resolve(specDir, s.Volumes[i].Base)
 	}
 	if c := s.CloudInit; c != nil {
 		c.UserDataFile = resolve(specDir, c.UserDataFile)

@@ -46,6 +46,11 @@ type Spec struct {
 	// JSON (the runner's identity) when nil, so that specs without one
 	// keep the identity they had before the section existed.
 	CloudInit *CloudInit `toml:"cloudInit" json:",omitempty"`
+	// HostModules attaches the host's modules for the guest's kernel
+	// (/lib/modules/RELEASE) as a read-only ext4 image labelled
+	// microvm-modules, for guests that boot the host's kernel without
+	// its modules; the guest mounts it on /lib/modules.
+	HostModules bool `toml:"hostModules"`
 
 	Qemu            QemuOptions `toml:"qemu"`
 	CloudHypervisor ExtraArgs   `toml:"cloud-hypervisor"`
@@ -98,7 +103,24 @@ type Volume struct {
 	Serial     string   `toml:"serial"`
 	Direct     bool     `toml:"direct"`
 	MkfsArgs   []string `toml:"mkfsExtraArgs"`
+	// Root marks the disk the guest boots from: the generators add
+	// root=/dev/vdX for it unless kernelParams say root= already. A
+	// mountPoint of "/" marks it too, as in microvm.nix.
+	Root bool `toml:"root"`
+	// Format is the image's format, raw or qcow2, checked against the
+	// image's header at every start. Default: qcow2 with base (raw with
+	// convert), else raw.
+	Format string `toml:"format"`
+	// Base is a read-only image the volume is made from on first start
+	// instead of mkfs: a qcow2 overlay backed by it, or with Convert a
+	// full raw copy, for hypervisors without qcow2 backing files.
+	// Relative to the spec file's directory.
+	Base    string `toml:"base"`
+	Convert bool   `toml:"convert"`
 }
+
+// IsRoot reports whether v is marked as the root disk.
+func (v Volume) IsRoot() bool { return v.Root || v.MountPoint == "/" }
 
 // Device is a passed-through host device.
 type Device struct {

@@ -68,6 +68,7 @@ func (s *Spec) validateVolumes(errs *errorList) {
 		errs.add("volumes", "%d volumes are too many; at most %d fit the drive ids vda to vdz", n, MaxVolumes)
 	}
 	images := map[string]int{}
+	root := map[bool]int{}
 	for i, v := range s.Volumes {
 		p := fmt.Sprintf("volumes[%d]", i)
 		img := filepath.Clean(v.Image)
@@ -84,12 +85,12 @@ func (s *Spec) validateVolumes(errs *errorList) {
 		switch {
 		case v.Size < 0:
 			errs.add(p+".size", "%d MiB is negative", v.Size)
-		case v.Size == 0 && autoCreate:
+		case v.Size == 0 && autoCreate && v.Base == "":
 			errs.add(p+".size", "required with autoCreate; expected the image size in MiB")
 		case v.Size > 0:
 			errs.check(p+".size", volume.CheckSize(v.Size))
 		}
-		if _, ok := labelMax[v.FsType]; autoCreate && !ok {
+		if _, ok := labelMax[v.FsType]; autoCreate && v.Base == "" && !ok {
 			errs.add(p+".fsType", "%q cannot be created; expected one of ext2, ext3, ext4, xfs, btrfs, vfat, or autoCreate = false", v.FsType)
 		}
 		if n, ok := labelMax[v.FsType]; ok && len(v.Label) > n {
@@ -105,5 +106,41 @@ func (s *Spec) validateVolumes(errs *errorList) {
 			errs.add(p+".serial", "%q is %d bytes; a virtio-blk serial holds at most %d", v.Serial, len(v.Serial), MaxSerial)
 		}
 		errs.noLineBreak(p+".serial", v.Serial)
+		s.validateImageSource(errs, p, v, autoCreate)
+		if v.IsRoot() {
+			if j, dup := root[true]; dup {
+				errs.add(p+".root", "volumes[%d] is the root disk already; expected one root disk at most", j)
+			} else {
+				root[true] = i
+			}
+		}
+	}
+}
+
+// validateImageSource checks format, base and convert: how the image is
+// made and read.
+func (s *Spec) validateImageSource(errs *errorList, p string, v Volume, autoCreate bool) {
+	if v.Format != "" { // "" before ApplyDefaults
+		errs.oneOf(p+".format", v.Format, FormatRaw, FormatQcow2)
+	}
+	errs.noLineBreak(p+".base", v.Base)
+	switch {
+	case v.Base == "" && v.Convert:
+		errs.add(p+".convert", "needs base: it makes the image as a raw copy of the base image")
+	case v.Base == "" && v.Format == FormatQcow2 && autoCreate:
+		errs.add(p+".format", `"qcow2" cannot be made by autoCreate, which runs mkfs on a raw image; set base to make a qcow2 overlay of a base image, or autoCreate = false for an existing qcow2 image`)
+	case v.Base == "":
+	case !autoCreate:
+		errs.add(p+".autoCreate", "false with base: base makes the image on first start; leave autoCreate out, or base out for an existing image")
+	case v.Convert && v.Format == FormatQcow2:
+		errs.add(p+".format", "%q with convert: convert makes a raw copy of the base; leave format out", v.Format)
+	case !v.Convert && v.Format == FormatRaw:
+		errs.add(p+".format", "%q with base: the image is a qcow2 overlay of the base; leave format out, or set convert = true for a raw copy", v.Format)
+	}
+	if v.Base != "" && v.Label != "" {
+		errs.add(p+".label", "is set by mkfs, which a volume with base does not run; the image has the base's file system and label")
+	}
+	if v.Base != "" && len(v.MkfsArgs) > 0 {
+		errs.add(p+".mkfsExtraArgs", "are for mkfs, which a volume with base does not run")
 	}
 }

@@ -27,6 +27,10 @@ const (
 	// host puts in place at every start and removes after the VM stopped.
 	ImageRootFile   = "image-root.ext4"
 	ImageInitrdFile = "image-initrd.img"
+	// ModulesFile is the read-only ext4 image of the host's kernel modules
+	// that bin/microvm-run makes, as the VM user, for a spec with
+	// hostModules.
+	ModulesFile = "host-modules.img"
 )
 
 // Entries of the state directory itself. They start with a dot, which no

@@ -100,7 +100,7 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 		console = "console=ttyAMA0"
 	}
 	argv = append(argv,
-		"-c", strings.Join(append([]string{console, cmdlineSuffix}, s.KernelParams...), " "),
+		"-c", strings.Join(append([]string{console, cmdlineSuffix}, hypervisor.KernelParams(s)...), " "),
 		"--entropy")
 	for _, v := range hypervisor.Disks(s) {
 		// Fixed: microvm.nix wrote readOnly=, a key BlkFileSpec does not

@@ -50,6 +50,10 @@ func (Generator) Caps() hypervisor.Caps {
 		Newest:           newest,
 		// The cloud-init seed is a --disk with readonly=on.
 		CloudInit: true,
+		// image_type=qcow2 from 50.1, detected before. Backing files
+		// only from 50.1, with backing_files=on (see checkBackingFiles).
+		Qcow2:        true,
+		BackingFiles: true,
 	}
 }
 
@@ -60,6 +64,9 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 		return nil, fmt.Errorf("cloud-hypervisor: %w", err)
 	}
 	if err := hypervisor.CheckRelease(g.Name(), f, g.Caps()); err != nil {
+		return nil, err
+	}
+	if err := checkBackingFiles(s, f.Assume(newest)); err != nil {
 		return nil, err
 	}
 	socket := s.ControlSocket()
@@ -80,7 +87,7 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 		args = append(args, "--initramfs", initrd)
 	}
 	args = append(args,
-		"--cmdline", cmdline(f.Arch, s.KernelParams),
+		"--cmdline", cmdline(f.Arch, hypervisor.KernelParams(s)),
 		"--seccomp", "true",
 		"--memory", memory(s))
 	// No --platform oem_strings and notify vsock (cid 3, notify.vsock) as

@@ -47,6 +47,14 @@ func TestGolden(t *testing.T) {
 		// works before 50.1, where writes to sector 0 are still allowed.
 		hvtest.Case{Name: "volumes-v50-0", Facts: release("50.0"), Spec: volumes},
 		hvtest.Case{Name: "volumes-v50-1", Facts: release("v50.1.0"), Spec: volumes},
+		// Before 50.1 qcow2 is detected (no image_type) and cannot be
+		// told to open backing files: overlays are refused.
+		hvtest.Case{Name: "qcow2-v50-0", Facts: release("50.0"), Spec: func(s *spec.Spec) {
+			s.Volumes = []spec.Volume{{Image: "disk.qcow2", Format: spec.FormatQcow2, AutoCreate: new(bool)}}
+		}},
+		hvtest.Case{Name: "base-overlay-v50-0", Facts: release("50.0"), Spec: func(s *spec.Spec) {
+			s.Volumes = []spec.Volume{{Image: "root.qcow2", Base: "/var/lib/images/debian-12.qcow2"}}
+		}},
 		// Read-only volumes never write sector 0: no upper bound.
 		hvtest.Case{Name: "readonly-volume-v49", Facts: release("49.0"), Spec: func(s *spec.Spec) {
 			s.Volumes = []spec.Volume{{Image: "root.img", Size: 1024, ReadOnly: true}}

@@ -1,6 +1,8 @@
 package cloudhypervisor
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,12 +59,13 @@ func disks(s *spec.Spec, release hypervisor.Version) ([]string, hypervisor.Versi
 	if len(vols) == 0 {
 		return nil, hypervisor.Versions{}
 	}
-	imageType, requires := "image_type=raw", hypervisor.Versions{Min: imageTypeSince}
+	typed, requires := true, hypervisor.Versions{Min: imageTypeSince}
 	if release.Compare(imageTypeSince) < 0 {
 		// Read-only volumes never write sector 0: only writable ones
-		// make the runner wrong on 50.1 and later.
-		imageType, requires = "", hypervisor.Versions{}
-		if slices.ContainsFunc(vols, func(v spec.Volume) bool { return !v.ReadOnly }) {
+		// make the runner wrong on 50.1 and later. Qcow2 images are
+		// detected by their header before 50.1.
+		typed, requires = false, hypervisor.Versions{}
+		if slices.ContainsFunc(vols, func(v spec.Volume) bool { return !v.ReadOnly && v.Format == spec.FormatRaw }) {
 			requires.Below = imageTypeSince
 		}
 	}
@@ -78,7 +81,16 @@ func disks(s *spec.Spec, release hypervisor.Version) ([]string, hypervisor.Versi
 			// spec.Validate for every hypervisor.
 			serial = "serial=" + v.Serial
 		}
-		out = append(out, opts("direct="+onOff(v.Direct), imageType, queues, "path="+v.Image,
+		imageType, backing := "", ""
+		if typed {
+			imageType = "image_type=" + v.Format
+		}
+		if v.Base != "" && v.Format == spec.FormatQcow2 {
+			// Off by default from 50.1 (GHSA-jmr4-g2hv-mjj6); the
+			// overlay's backing file is the spec's base.
+			backing = "backing_files=on"
+		}
+		out = append(out, opts(backing, "direct="+onOff(v.Direct), imageType, queues, "path="+v.Image,
 			"readonly="+onOff(v.ReadOnly), serial))
 	}
 	return out, requires
@@ -113,6 +125,24 @@ func nets(s *spec.Spec, macvtaps []hypervisor.MacvtapFDs, multiQueue bool) []str
 		}
 	}
 	return out
+}
+
+// checkBackingFiles refuses overlays for releases before 50.1: those
+// cannot be told backing_files=on, and opened backing files without being
+// asked, whatever an image named (GHSA-jmr4-g2hv-mjj6).
+func checkBackingFiles(s *spec.Spec, release hypervisor.Version) error {
+	if release.Compare(imageTypeSince) >= 0 {
+		return nil
+	}
+	var errs []error
+	for i, v := range s.Volumes {
+		if v.Base != "" && v.Format == spec.FormatQcow2 {
+			errs = append(errs, &spec.Error{Path: fmt.Sprintf("volumes[%d].base", i), Err: fmt.Errorf(
+				"cloud-hypervisor %s cannot be told to open qcow2 backing files (backing_files=on exists from 50.1); use 50.1 or later, or set convert = true for a raw copy of the base: %w",
+				release, hypervisor.ErrUnsupported)})
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // opts joins the non-empty k=v options with commas.

@@ -53,6 +53,12 @@ func (Generator) Caps() hypervisor.Caps {
 		Balloon:          true,
 		// The cloud-init seed is a --block with ro=true.
 		CloudInit: true,
+		// crosvm tells qcow2 from raw by the header (disk/src/disk.rs)
+		// and opens a qcow2 image's backing file itself
+		// (disk/src/qcow/mod.rs). The host checks at start that an image
+		// declared raw has no qcow2 header, which crosvm would follow.
+		Qcow2:        true,
+		BackingFiles: true,
 	}
 }
 
@@ -175,7 +181,7 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 }
 
 func kernelCmdline(s *spec.Spec) string {
-	return strings.Join(append([]string{cmdlinePrefix}, s.KernelParams...), " ")
+	return strings.Join(append([]string{cmdlinePrefix}, hypervisor.KernelParams(s)...), " ")
 }
 
 // check refuses what crosvm cannot do: the generic Caps check, plus values

@@ -56,6 +56,8 @@ func TestCaps(t *testing.T) {
 		Vsock:            true, // --vsock CID
 		Balloon:          true,
 		CloudInit:        true, // a read-only raw disk
+		Qcow2:            true, // detected by its header
+		BackingFiles:     true,
 	}
 	if diff := cmp.Diff(want, crosvm.Generator{}.Caps()); diff != "" {
 		t.Errorf("Caps differ from reference §4.1 (-want +got):\n%s", diff)

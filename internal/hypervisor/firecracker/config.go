@@ -81,7 +81,7 @@ func ioEngine(f hypervisor.Facts) string {
 func config(s *spec.Spec, f hypervisor.Facts) ([]byte, error) {
 	c := vmConfig{
 		BootSource: bootSource{
-			BootArgs:        strings.Join(append([]string{bootArgs}, s.KernelParams...), " "),
+			BootArgs:        strings.Join(append([]string{bootArgs}, hypervisor.KernelParams(s)...), " "),
 			InitrdPath:      hypervisor.Initrd(s),
 			KernelImagePath: s.Kernel,
 		},
@@ -101,8 +101,11 @@ func config(s *spec.Spec, f hypervisor.Facts) ([]byte, error) {
 		// microvm.nix uses the image path as drive_id, but API resource
 		// ids may only hold alphanumerics and '_'. Serial and direct
 		// have no firecracker equivalent and are ignored, as there.
+		// is_root_device stays false: firecracker would move that drive
+		// to the front, renaming the others; root= comes from
+		// hypervisor.RootParams as for every hypervisor.
 		c.Drives = append(c.Drives, drive{
-			DriveID:    "vd" + string(rune('a'+i)),
+			DriveID:    hypervisor.DriveName(i),
 			IOEngine:   ioEngine(f),
 			IsReadOnly: v.ReadOnly,
 			PathOnHost: v.Image,

@@ -24,6 +24,7 @@ func (Generator) Name() string { return "firecracker" }
 func (Generator) DefaultBinary(string) string { return "firecracker" }
 
 // Caps is firecracker's column of the support matrix (reference §4.1).
+// Volumes are raw images only: no Qcow2, and a base needs convert.
 // Releases: 1.0 has every config key written here (machine-config smt,
 // drives io_engine); 1.16 is the newest checked (firecracker 81b38b9d).
 func (Generator) Caps() hypervisor.Caps {
@@ -102,6 +103,13 @@ func check(s *spec.Spec, f hypervisor.Facts) error {
 		return fmt.Errorf("forwardPorts: %w", hypervisor.ErrUnsupported)
 	case len(hypervisor.Disks(s)) > 26:
 		return fmt.Errorf("%d disks: at most 26 (vda to vdz)", len(hypervisor.Disks(s)))
+	}
+	for i, v := range s.Volumes {
+		if v.Format != spec.FormatRaw {
+			// Firecracker reads raw images only (docs/api_requests/
+			// block-*.md: path_on_host is a raw file or block device).
+			return fmt.Errorf("volumes[%d]: format %q (only raw; a base needs convert = true): %w", i, v.Format, hypervisor.ErrUnsupported)
+		}
 	}
 	for _, i := range s.Interfaces {
 		if i.Type != "tap" {

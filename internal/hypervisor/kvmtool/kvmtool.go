@@ -8,8 +8,12 @@
 // lkvm edits the kernel command line: unless --nodefaults, it prepends its
 // own console and platform options, and appends "root=/dev/vda rw" when
 // the parameters have no root= (builtin-run.c, kvm_run_set_real_cmdline).
-// So a spec whose root disk is not the first volume must say root= itself;
-// when a volume is mounted at "/", the generator passes root= for it.
+// So the generator passes root= for the root volume (hypervisor.RootParams)
+// whatever its position; without one, lkvm's root=/dev/vda stays.
+//
+// Volumes are raw only: kvmtool's disk/qcow.c reads qcow2 version 2 alone
+// (qemu-img makes version 3 by default, which lkvm would attach as a raw
+// image) and ignores backing files.
 //
 // kvmtool has no releases ("lkvm version" says 3.18.0 whatever the
 // commit), so the generator claims no version range.
@@ -18,7 +22,6 @@ package kvmtool
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -80,7 +83,7 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 	if initrd := hypervisor.Initrd(s); initrd != "" {
 		argv = append(argv, "-i", initrd)
 	}
-	argv = append(argv, "-p", strings.Join(append(append([]string{cmdlinePrefix}, rootParams(s)...), s.KernelParams...), " "))
+	argv = append(argv, "-p", strings.Join(append([]string{cmdlinePrefix}, hypervisor.KernelParams(s)...), " "))
 	if s.Balloon {
 		argv = append(argv, "--balloon")
 	}
@@ -158,26 +161,6 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 		cmd.ControlBinary = bin
 	}
 	return cmd, nil
-}
-
-// rootParams name the volume mounted at "/" as the root device, unless
-// the spec's parameters already say root=: otherwise lkvm would append
-// root=/dev/vda rw, the first volume whatever it holds. Volumes are
-// vda, vdb, … in order (there is no store disk).
-func rootParams(s *spec.Spec) []string {
-	if slices.ContainsFunc(s.KernelParams, func(p string) bool { return strings.HasPrefix(p, "root=") }) {
-		return nil
-	}
-	for i, v := range s.Volumes {
-		if v.MountPoint == "/" {
-			mode := "rw"
-			if v.ReadOnly {
-				mode = "ro"
-			}
-			return []string{"root=/dev/vd" + string(rune('a'+i)), mode}
-		}
-	}
-	return nil
 }
 
 // check refuses what kvmtool cannot do: the generic Caps check plus

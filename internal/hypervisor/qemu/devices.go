@@ -8,12 +8,14 @@ import (
 )
 
 // volumes attaches each volume as vda, vdb, … in spec order: there is no
-// store disk taking vda as in microvm.nix. The cloud-init seed comes
-// last, as a read-only virtio-blk drive like a volume.
+// store disk taking vda as in microvm.nix. The cloud-init seed and the
+// modules image come last, as read-only virtio-blk drives like a volume.
+// The format is always given: qemu probing a raw image could be steered
+// by what the guest wrote into it.
 func (p *plan) volumes() {
 	for i, v := range hypervisor.Disks(p.s) {
-		id := "vd" + string(rune('a'+i))
-		drive := "id=" + id + ",format=raw,file=" + optValue(v.Image) +
+		id := hypervisor.DriveName(i)
+		drive := "id=" + id + ",format=" + v.Format + ",file=" + optValue(v.Image) +
 			",if=none,aio=io_uring,discard=unmap"
 		if v.Direct {
 			// microvm.nix adds cache=none to every volume because it

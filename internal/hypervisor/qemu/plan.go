@@ -135,7 +135,7 @@ func (p *plan) cmdline() string {
 		// avoids the calibration; qemu's TCG TSC runs at the host's rate.
 		parts = append(parts, "tsc_early_khz="+strconv.Itoa(p.f.TSCKHz))
 	}
-	return strings.Join(append(parts, p.s.KernelParams...), " ")
+	return strings.Join(append(parts, hypervisor.KernelParams(p.s)...), " ")
 }
 
 // macvtapFDs numbers the macvtap fds: one per queue, vcpu queues when

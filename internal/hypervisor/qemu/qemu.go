@@ -55,6 +55,11 @@ func (Generator) Caps() hypervisor.Caps {
 		ForwardPorts:     true,
 		// The cloud-init seed is a -drive with read-only=on.
 		CloudInit: true,
+		// -drive format=qcow2; the overlay names its backing file and
+		// that file's format (qemu-img create -F), which qemu opens
+		// read-only.
+		Qcow2:        true,
+		BackingFiles: true,
 	}
 }
 

@@ -150,7 +150,7 @@ func (g Generator) Command(s *spec.Spec, f hypervisor.Facts) (*hypervisor.Comman
 		argv = append(argv, "-initrd", initrd)
 	}
 	argv = append(argv,
-		"-append", strings.Join(append([]string{"console=" + console + " edd=off reboot=t panic=-1"}, s.KernelParams...), " "),
+		"-append", strings.Join(append([]string{"console=" + console + " edd=off reboot=t panic=-1"}, hypervisor.KernelParams(s)...), " "),
 		// Needs a terminal: see the package comment and NeedsTerminal.
 		"-serial", "stdio")
 	if allDevices {

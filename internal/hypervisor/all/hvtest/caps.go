@@ -62,6 +62,18 @@ func CheckCaps(t *testing.T, g hypervisor.Generator, f hypervisor.Facts) {
 		}},
 		{"no control socket", !c.SocketRequired, func(s *spec.Spec) { s.Socket = new(string) }},
 		{"cloudInit", c.CloudInit, func(s *spec.Spec) { s.CloudInit = &spec.CloudInit{} }},
+		{"hostModules", c.CloudInit, func(s *spec.Spec) { s.HostModules = true }},
+		{"qcow2 volume", c.Qcow2, func(s *spec.Spec) {
+			s.Volumes = []spec.Volume{{Image: "disk.qcow2", Format: spec.FormatQcow2, AutoCreate: new(bool)}}
+		}},
+		{"qcow2 overlay of a base", c.Qcow2 && c.BackingFiles, func(s *spec.Spec) {
+			s.Volumes = []spec.Volume{{Image: "root.qcow2", Base: "/images/debian.qcow2"}}
+		}},
+		// Every hypervisor reads raw images: a raw copy of a base works
+		// everywhere.
+		{"raw copy of a base", true, func(s *spec.Spec) {
+			s.Volumes = []spec.Volume{{Image: "root.img", Base: "/images/debian.qcow2", Convert: true}}
+		}},
 	}
 	for _, ft := range features {
 		_, err := command(t, g, f, ft.change)
@@ -80,6 +92,15 @@ func CheckCaps(t *testing.T, g hypervisor.Generator, f hypervisor.Facts) {
 		if err == nil && !names(cmd, state.SeedFile) {
 			t.Errorf("Caps.CloudInit, but the command line attaches no %s", state.SeedFile)
 		}
+	}
+	if c.CloudInit {
+		cmd, err := command(t, g, f, func(s *spec.Spec) { s.HostModules = true })
+		if err == nil && !names(cmd, state.ModulesFile) {
+			t.Errorf("hostModules accepted, but the command line attaches no %s", state.ModulesFile)
+		}
+	}
+	if c.BackingFiles && !c.Qcow2 {
+		t.Errorf("BackingFiles without Qcow2")
 	}
 	if c.GracefulShutdown && !c.ControlSocket {
 		t.Errorf("GracefulShutdown without ControlSocket")

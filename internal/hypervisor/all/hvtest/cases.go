@@ -60,6 +60,24 @@ func Standard() []Case {
 			s.Initrd = ""
 			s.Volumes = []spec.Volume{{Image: "data.img", Size: 64, MountPoint: "/data"}}
 		}},
+		// The root disk need not be the first: root= names it (vdb);
+		// the seed and the host's modules follow the volumes.
+		{Name: "root-disk", Spec: func(s *spec.Spec) {
+			s.Volumes = []spec.Volume{
+				{Image: "data.img", Size: 64},
+				{Image: "root.img", Root: true, AutoCreate: new(bool)},
+			}
+			s.CloudInit = &spec.CloudInit{UserData: "#cloud-config\n"}
+			s.HostModules = true
+		}},
+		// A qcow2 overlay of a shared base: raw-only hypervisors refuse.
+		{Name: "base-overlay", Spec: func(s *spec.Spec) {
+			s.Volumes = []spec.Volume{{Image: "root.qcow2", Base: "/var/lib/images/debian-12.qcow2", Root: true}}
+		}},
+		// A raw copy of the base works everywhere.
+		{Name: "base-convert", Spec: func(s *spec.Spec) {
+			s.Volumes = []spec.Volume{{Image: "root.img", Base: "/var/lib/images/debian-12.qcow2", Convert: true, Root: true}}
+		}},
 	}
 }
 
