@@ -1,6 +1,7 @@
 package guest
 
 import (
+	"compress/gzip"
 	"fmt"
 	"io"
 	"path"
@@ -109,3 +110,34 @@ func writeRecord(w io.Writer, ino, mode, nlink, major, minor uint32, name string
 }
 
 func pad4(n int) int { return (n + 3) &^ 3 }
+
+// modules adds the kernel modules in load order, and the order itself
+// (etc/modules-order) for the init to insmod them by.
+func (a *archive) modules(ix *moduleIndex, order []string) error {
+	a.file("etc/modules-order", 0o644, []byte(strings.Join(order, "\n")+"\n"))
+	for _, m := range order {
+		data, err := ix.read(m)
+		if err != nil {
+			return fmt.Errorf("building initramfs: %w", err)
+		}
+		a.file("lib/modules/"+m+".ko", 0o644, data)
+	}
+	return nil
+}
+
+// writeGzip writes the archive gzip-compressed, as initramfs images are.
+// A zero gzip.Header: no name and mtime 0, so the bytes are stable.
+// BestCompression saves 0.1% of 1.4 MB and takes seven times longer.
+func (a *archive) writeGzip(w io.Writer) error {
+	zw, err := gzip.NewWriterLevel(w, gzip.DefaultCompression)
+	if err != nil {
+		return err
+	}
+	if err := a.writeTo(zw); err != nil {
+		return fmt.Errorf("building initramfs: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("building initramfs: %w", err)
+	}
+	return nil
+}

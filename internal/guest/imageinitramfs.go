@@ -1,12 +1,10 @@
 package guest
 
 import (
-	"compress/gzip"
 	"debug/elf"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 )
 
 // ImageModules are the modules an image VM's init loads: the demo guest's
@@ -45,26 +43,11 @@ func BuildImageInitramfs(w io.Writer, o ImageOptions) error {
 		if err != nil {
 			return fmt.Errorf("building initramfs: %w", err)
 		}
-		a.file("etc/modules-order", 0o644, []byte(strings.Join(order, "\n")+"\n"))
-		for _, m := range order {
-			data, err := ix.read(m)
-			if err != nil {
-				return fmt.Errorf("building initramfs: %w", err)
-			}
-			a.file("lib/modules/"+m+".ko", 0o644, data)
+		if err := a.modules(ix, order); err != nil {
+			return err
 		}
 	}
-	zw, err := gzip.NewWriterLevel(w, gzip.DefaultCompression)
-	if err != nil {
-		return err
-	}
-	if err := a.writeTo(zw); err != nil {
-		return fmt.Errorf("building initramfs: %w", err)
-	}
-	if err := zw.Close(); err != nil {
-		return fmt.Errorf("building initramfs: %w", err)
-	}
-	return nil
+	return a.writeGzip(w)
 }
 
 // maxInit bounds the init binary read into the initramfs.
