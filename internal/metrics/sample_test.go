@@ -90,11 +90,11 @@ func TestSampleSystemd(t *testing.T) {
 	files["6000/stat"] = statLine(6000, "microvm", 1, 1, 1, 1)
 	fakeTree(t, proc, files)
 	fakeTree(t, cg, map[string]string{
-		"system.slice/microvm@vm.service/cpu.stat":                "usage_usec 4500000\nuser_usec 4000000\nsystem_usec 500000\n",
-		"system.slice/microvm@vm.service/memory.current":          "123456\n",
-		"system.slice/microvm@vm.service/io.stat":                 "8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n254:0 rbytes=1 wbytes=2 rios=1 wios=1 dbytes=0 dios=0\n",
-		"system.slice/microvm-virtiofsd@vm.service/cpu.stat":      "usage_usec 700000\n",
-		"system.slice/microvm-virtiofsd@vm.service/cgroup.procs":  "6000\n6001\n6002\n",
+		"system.slice/microvm@vm.service/cpu.stat":                 "usage_usec 4500000\nuser_usec 4000000\nsystem_usec 500000\n",
+		"system.slice/microvm@vm.service/memory.current":           "123456\n",
+		"system.slice/microvm@vm.service/io.stat":                  "8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n254:0 rbytes=1 wbytes=2 rios=1 wios=1 dbytes=0 dios=0\n",
+		"system.slice/microvm-virtiofsd@vm.service/cpu.stat":       "usage_usec 700000\n",
+		"system.slice/microvm-virtiofsd@vm.service/cgroup.procs":   "6000\n6001\n6002\n",
 		"system.slice/microvm-virtiofsd@vm.service/memory.current": "1\n",
 	})
 	s := &Sampler{State: d, Proc: proc, Cgroup: cg}
