@@ -1,6 +1,10 @@
 package api
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -126,3 +130,29 @@ func (w *statusWriter) Flush() { http.NewResponseController(w.ResponseWriter).Fl
 
 // Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// maxMetrics bounds the metrics the client copies: about 2 KiB per VM.
+const maxMetrics = 64 << 20
+
+// Metrics copies the daemon's GET /metrics, in the text format, to w.
+func (c *Client) Metrics(ctx context.Context, w io.Writer) error {
+	bctx, cancel := context.WithTimeout(ctx, c.statusTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(bctx, http.MethodGet, "http://microvm/metrics", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return c.failed(ctx, bctx, c.statusTimeout, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		return &Error{Code: resp.StatusCode, Message: fmt.Sprintf("the daemon answered GET /metrics with %s: %s", resp.Status, bytes.TrimSpace(b))}
+	}
+	if _, err := io.Copy(w, io.LimitReader(resp.Body, maxMetrics)); err != nil {
+		return c.failed(ctx, bctx, c.statusTimeout, fmt.Errorf("reading the daemon's metrics: %w", err))
+	}
+	return nil
+}
