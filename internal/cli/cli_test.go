@@ -77,6 +77,7 @@ func TestScripts(t *testing.T) {
 			"debianimage":  cmdDebianImage,
 			"waitlong":     cmdWaitLong,
 			"freeport":     cmdFreePort,
+			"promquery":    cmdPromQuery,
 		},
 	})
 }
