@@ -28,7 +28,7 @@ func BenchmarkScrape200(b *testing.B) {
 	}
 	src := filepath.Join(b.TempDir(), "runner")
 	err = runner.Write(src, &runner.Package{
-		Runner: runner.Runner{Taps: []string{"stub-tap"}, Shares: []runner.Share{{Tag: "data", Source: "/srv", Socket: "data.sock"}}},
+		Runner:  runner.Runner{Taps: []string{"stub-tap"}, Shares: []runner.Share{{Tag: "data", Source: "/srv", Socket: "data.sock"}}},
 		Scripts: []runner.Script{{Name: "microvm-run", Content: []byte("#!/bin/sh\nexec sleep 1000\n")}},
 	})
 	if err != nil {
