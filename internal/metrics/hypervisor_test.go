@@ -16,6 +16,7 @@ import (
 	"github.com/microvm-host/microvm/internal/hypervisor/control"
 	"github.com/microvm-host/microvm/internal/hypervisor/qemu"
 	"github.com/microvm-host/microvm/internal/runner"
+	"github.com/microvm-host/microvm/internal/state"
 )
 
 // startQemu runs a qemu without a guest in vmDir, as a generated runner
@@ -97,13 +98,16 @@ func TestQemuStatsUnderSystemd(t *testing.T) {
 	vmDir := addVM(t, d, "vm", qemuRunner())
 	cmd, _ := startQemu(t, vmDir)
 	pid := cmd.Process.Pid
+	if err := state.RemoveProcess(vmDir); err != nil { // systemd records none
+		t.Fatal(err)
+	}
 	proc := t.TempDir()
 	files := procFiles(pid, "0::/system.slice/microvm@vm.service\n")
 	files[fmt.Sprintf("%d/stat", pid)] = statLine(pid, "qemu-system-x86", 1, 1, 1, 1)
 	fakeTree(t, proc, files)
 	s := &Sampler{State: d, Runtime: t.TempDir(), Proc: proc, Cgroup: t.TempDir()}
 	for range 2 { // and again: the first question left the monitor free
-		got := s.SampleVM(t.Context(), "vm")
+		got := s.sampleOne(t.Context(), "vm", pid)
 		if diff := cmp.Diff(qemuDisks, got.Disks); diff != "" || got.BalloonBytes == nil || *got.BalloonBytes != 256<<20 {
 			t.Errorf("disks (-want +got):\n%s\nballoon %v, problems %q; want 256 MiB", diff, got.BalloonBytes, got.Problems)
 		}

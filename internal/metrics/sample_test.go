@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/microvm-host/microvm/internal/runner"
+	"github.com/microvm-host/microvm/internal/state"
 )
 
 // crosvmRunner has two taps (one the host does not have), a macvtap and
@@ -78,11 +79,15 @@ func TestSampleProc(t *testing.T) {
 	}
 }
 
-// TestSampleSystemd: a VM run by systemd, from its units' cgroups.
+// TestSampleSystemd: a VM run by systemd, from its units' cgroups; its
+// process is systemd's MainPID, not recorded in the VM directory.
 func TestSampleSystemd(t *testing.T) {
 	d := newState(t)
 	vmDir := addVM(t, d, "vm", crosvmRunner())
 	pid := runIn(t, vmDir, "sleep", "100").Process.Pid
+	if err := state.RemoveProcess(vmDir); err != nil {
+		t.Fatal(err)
+	}
 	proc, cg := t.TempDir(), t.TempDir()
 	files := procFiles(pid, "0::/system.slice/microvm@vm.service\n")
 	files["6001/stat"] = statLine(6001, "virtiofsd", 6000, 1, 1, 1)
@@ -98,7 +103,10 @@ func TestSampleSystemd(t *testing.T) {
 		"system.slice/microvm-virtiofsd@vm.service/memory.current": "1\n",
 	})
 	s := &Sampler{State: d, Proc: proc, Cgroup: cg}
-	got := s.SampleVM(t.Context(), "vm")
+	if got := s.SampleVM(t.Context(), "vm"); got.Running {
+		t.Errorf("without its MainPID: %+v; want not running, as the state directory says", got)
+	}
+	got := s.sampleOne(t.Context(), "vm", pid)
 	if got.Source != SourceCgroup || got.CPUSeconds != 4.5 || got.IOReadBytes != 101 || got.IOWriteBytes != 202 || got.CgroupMemoryBytes != 123456 {
 		t.Errorf("from the unit's cgroup: source %q, CPU %v, I/O %d/%d, memory %d; want cgroup, 4.5, 101/202, 123456",
 			got.Source, got.CPUSeconds, got.IOReadBytes, got.IOWriteBytes, got.CgroupMemoryBytes)
@@ -109,9 +117,32 @@ func TestSampleSystemd(t *testing.T) {
 	if want := (VirtiofsdSample{Shares: 1, Processes: 1, CPUSeconds: 0.7}); got.Virtiofsd != want {
 		t.Errorf("virtiofsd %+v; want %+v (the unit's, its sandbox child not counted as a daemon)", got.Virtiofsd, want)
 	}
+	// systemd's own layout: each template's instances in a slice of
+	// their own.
+	sliced := t.TempDir()
+	fakeTree(t, sliced, map[string]string{
+		"system.slice/system-microvm.slice/microvm@vm.service/cpu.stat":                            "usage_usec 1000000\n",
+		`system.slice/system-microvm\x2dvirtiofsd.slice/microvm-virtiofsd@vm.service/cpu.stat`:     "usage_usec 200000\n",
+		`system.slice/system-microvm\x2dvirtiofsd.slice/microvm-virtiofsd@vm.service/cgroup.procs`: "6000\n6001\n6002\n",
+	})
+	fakeTree(t, proc, map[string]string{fmt.Sprintf("%d/cgroup", pid): "0::/system.slice/system-microvm.slice/microvm@vm.service\n"})
+	s.Cgroup = sliced
+	if got := s.sampleOne(t.Context(), "vm", pid); got.CPUSeconds != 1 || got.Virtiofsd != (VirtiofsdSample{Shares: 1, Processes: 1, CPUSeconds: 0.2}) {
+		t.Errorf("in template slices: CPU %v, virtiofsd %+v; want 1, one daemon with 0.2", got.CPUSeconds, got.Virtiofsd)
+	}
+	fakeTree(t, proc, map[string]string{fmt.Sprintf("%d/cgroup", pid): "0::/system.slice/microvm@vm.service\n"})
+
+	// A hybrid host's v2 cgroups have cpu.stat alone: I/O from /proc.
+	hybrid := t.TempDir()
+	fakeTree(t, hybrid, map[string]string{"system.slice/microvm@vm.service/cpu.stat": "usage_usec 4500000\n"})
+	s.Cgroup = hybrid
+	if got := s.sampleOne(t.Context(), "vm", pid); got.Source != SourceCgroup || got.CPUSeconds != 4.5 || got.IOReadBytes != 4096 || got.CgroupMemoryBytes != 0 {
+		t.Errorf("from a cgroup with cpu.stat alone: source %q, CPU %v, read %d, memory %d; want cgroup, 4.5, /proc's 4096, none",
+			got.Source, got.CPUSeconds, got.IOReadBytes, got.CgroupMemoryBytes)
+	}
 	// Without cgroup v2 files the process is the source.
 	s.Cgroup = t.TempDir()
-	if got := s.SampleVM(t.Context(), "vm"); got.Source != SourceProc || got.CPUSeconds != 3 {
+	if got := s.sampleOne(t.Context(), "vm", pid); got.Source != SourceProc || got.CPUSeconds != 3 {
 		t.Errorf("without the unit's cgroup: source %q, CPU %v; want proc, 3", got.Source, got.CPUSeconds)
 	}
 }

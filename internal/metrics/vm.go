@@ -119,16 +119,17 @@ func (s *Sampler) sampleVM(ctx context.Context, h *host, vm state.VM) VMSample {
 	}
 	vs.Source, vs.CPUSeconds = SourceProc, p.cpu
 	unit := unitCgroup(s.procRoot(), vs.PID, vm.Name)
-	fromCgroup := false
+	ioFromCgroup := false
 	if unit != "" {
 		if cg, err := readCgroup(filepath.Join(s.cgroupRoot(), unit)); err == nil {
-			fromCgroup = true
 			vs.Source, vs.CPUSeconds = SourceCgroup, cg.cpu
-			vs.IOReadBytes, vs.IOWriteBytes = cg.readBytes, cg.writeBytes
 			vs.CgroupMemoryBytes = cg.memory
+			if ioFromCgroup = cg.hasIO; ioFromCgroup {
+				vs.IOReadBytes, vs.IOWriteBytes = cg.readBytes, cg.writeBytes
+			}
 		}
 	}
-	memoryAndIO(h.fs, vs.PID, !fromCgroup, &vs)
+	memoryAndIO(h.fs, vs.PID, !ioFromCgroup, &vs)
 
 	if h.netErr != nil && len(rf.taps)+len(rf.macvtaps) > 0 {
 		vs.problem("network: %v", h.netErr)
