@@ -27,22 +27,22 @@ type host struct {
 	// virtiofsd memoizes virtiofsdOfParent by parent: VMs that share a
 	// parent (`microvm run`s under one shell) are scanned once.
 	mu        sync.Mutex
-	virtiofsd map[int][2]float64
+	virtiofsd map[int]VirtiofsdSample
 }
 
 // virtiofsdOf is virtiofsdOfParent, once per parent and sample.
 func (h *host) virtiofsdOf(root string, parent int) (int, float64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if v, ok := h.virtiofsd[parent]; ok {
-		return int(v[0]), v[1]
+	v, ok := h.virtiofsd[parent]
+	if !ok {
+		v.Processes, v.CPUSeconds = virtiofsdOfParent(h.fs, root, parent)
+		if h.virtiofsd == nil {
+			h.virtiofsd = map[int]VirtiofsdSample{}
+		}
+		h.virtiofsd[parent] = v
 	}
-	n, cpu := virtiofsdOfParent(h.fs, root, parent)
-	if h.virtiofsd == nil {
-		h.virtiofsd = map[int][2]float64{}
-	}
-	h.virtiofsd[parent] = [2]float64{float64(n), cpu}
-	return n, cpu
+	return v.Processes, v.CPUSeconds
 }
 
 func (s *Sampler) sampleVMs(ctx context.Context, vms []state.VM) []VMSample {
