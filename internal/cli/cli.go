@@ -195,6 +195,7 @@ microvm.nix's short forms keep working:
 		newStartCmd(e, "restart"),
 		newStatusCmd(e),
 		newDaemonCmd(e),
+		newMetricsCmd(e),
 		newConsoleCmd(e),
 		newLogsCmd(e),
 		newBuildCmd(e),

@@ -21,13 +21,23 @@ func (v *vmSup) logTransition(level slog.Level, msg, state, reason string, attrs
 // sd_notify, the guest said it is ready. It logs nothing when the run
 // ends first (onExit says how).
 func (v *vmSup) watchRunning(exited <-chan struct{}, notify bool) {
+	v.mu.Lock()
+	spawned := v.spawned
+	v.mu.Unlock()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	hvRuns := false
 	for {
-		if vm := v.d.State.Inspect(v.name); vm.Running && (!notify || IsReady(v.d.Runtime, v.name)) {
+		vm := v.d.State.Inspect(v.name)
+		if vm.Running && !hvRuns {
+			hvRuns = true
+			v.d.startTimed(v.name, false, spawned)
+		}
+		if vm.Running && (!notify || IsReady(v.d.Runtime, v.name)) {
 			why := "the hypervisor runs"
 			if notify {
 				why = "the guest said it is ready"
+				v.d.startTimed(v.name, true, spawned)
 			}
 			v.logTransition(slog.LevelInfo, "running", Running, why, "pid", vm.Process.PID)
 			return
@@ -54,4 +64,13 @@ func tailText(tail []string) string {
 		b.WriteString("\n  " + printable.Text(l))
 	}
 	return b.String()
+}
+
+// startTimed tells Daemon.StartTimed how long the start spawned at
+// spawned took; nothing for an adopted VM, whose start this daemon did
+// not see.
+func (d *Daemon) startTimed(name string, ready bool, spawned time.Time) {
+	if d.StartTimed != nil && !spawned.IsZero() {
+		d.StartTimed(name, ready, time.Since(spawned))
+	}
 }
