@@ -194,6 +194,7 @@ microvm.nix's short forms keep working:
 		newStartCmd(e, "start"),
 		newStartCmd(e, "restart"),
 		newStatusCmd(e),
+		newEventsCmd(e),
 		newDaemonCmd(e),
 		newConsoleCmd(e),
 		newLogsCmd(e),

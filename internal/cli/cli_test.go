@@ -75,6 +75,8 @@ func TestScripts(t *testing.T) {
 			"qmp":          cmdQMP,
 			"debianimage":  cmdDebianImage,
 			"waitlong":     cmdWaitLong,
+			"waitevent":    cmdWaitEvent,
+			"eventseq":     cmdEventSeq,
 		},
 	})
 }

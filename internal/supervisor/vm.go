@@ -40,7 +40,8 @@ type vmSup struct {
 	timer     *time.Timer // pending restart
 	nextStart time.Time
 	tracker   Tracker
-	notify    bool // running means the guest said READY
+	notify    bool   // running means the guest said READY
+	announced string // the last of running, ready published for this run
 	// exitRec is the exit record of the run that ended last, read by
 	// onExit before it closes exited; a stop refines its outcome with it.
 	exitRec ExitRecord
@@ -75,7 +76,7 @@ func (v *vmSup) start() error {
 	defer tick.Stop()
 	notify := v.notifies()
 	for {
-		if vm := v.d.State.Inspect(v.name); vm.Running && (!notify || IsReady(v.d.Runtime, v.name)) {
+		if vm := v.d.State.Inspect(v.name); vm.Running && v.announce(exited, notify, vm.Process.PID) {
 			return nil
 		}
 		select {
@@ -152,6 +153,7 @@ func (v *vmSup) adopt(p state.Process) {
 	if vm := v.d.State.Inspect(v.name); vm.Running && (!v.notify || IsReady(v.d.Runtime, v.name)) {
 		v.logTransition(slog.LevelInfo, "adopted", Running, why, "monitor", p.PID, "pid", vm.Process.PID)
 		v.emit(EventAdopted, Running, why, Event{PID: vm.Process.PID})
+		v.announced = EventReady // adopted says it all
 		return
 	}
 	v.logTransition(slog.LevelInfo, "adopted", Starting, why, "monitor", p.PID)
@@ -163,7 +165,7 @@ func (v *vmSup) adopt(p state.Process) {
 // until it exited (cmd.Wait for our children, a pidfd for adopted ones).
 func (v *vmSup) watchLocked(p state.Process, wait func()) {
 	v.monitor, v.started, v.since = &p, time.Now(), time.Now()
-	v.notify = v.notifies()
+	v.notify, v.announced = v.notifies(), ""
 	exited := make(chan struct{})
 	v.exited = exited
 	go func() {

@@ -19,34 +19,21 @@ func (v *vmSup) logTransition(level slog.Level, msg, state, reason string, attrs
 // watchRunning logs the moment the run whose end closes exited is
 // running: its hypervisor runs and, for runners that forward the guest's
 // sd_notify, the guest said it is ready. It logs nothing when the run
-// ends first (onExit says how). Its events are running when the
-// hypervisor runs, then ready when the guest says so (notify only).
+// ends first (onExit says how).
 func (v *vmSup) watchRunning(exited <-chan struct{}, notify bool) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	hypervisor := false // the running event is out
 	for {
 		vm := v.d.State.Inspect(v.name)
-		if vm.Running && !hypervisor {
-			hypervisor = true
-			state := Running
-			if notify {
-				state = Starting
-			}
-			if !v.emitUnlessEnded(exited, EventRunning, state, "the hypervisor runs", vm.Process.PID) {
+		if vm.Running {
+			if v.announce(exited, notify, vm.Process.PID) {
+				why := "the hypervisor runs"
+				if notify {
+					why = "the guest said it is ready"
+				}
+				v.logTransition(slog.LevelInfo, "running", Running, why, "pid", vm.Process.PID)
 				return
 			}
-		}
-		if vm.Running && (!notify || IsReady(v.d.Runtime, v.name)) {
-			why := "the hypervisor runs"
-			if notify {
-				why = "the guest said it is ready"
-				if !v.emitUnlessEnded(exited, EventReady, Running, why, vm.Process.PID) {
-					return
-				}
-			}
-			v.logTransition(slog.LevelInfo, "running", Running, why, "pid", vm.Process.PID)
-			return
 		}
 		select {
 		case <-exited:
@@ -58,22 +45,39 @@ func (v *vmSup) watchRunning(exited <-chan struct{}, notify bool) {
 	}
 }
 
-// emitUnlessEnded publishes a running or ready event unless the run
-// already ended or is being stopped: under the VM's lock, so it cannot
-// come after the run's end or a stop's stopping event.
-func (v *vmSup) emitUnlessEnded(exited <-chan struct{}, kind, state, why string, pid int) bool {
+// announce publishes the running event of the run whose end closes
+// exited, its hypervisor pid being pid, and for runners that notify
+// (notify) the ready event once the guest said READY; each once per run,
+// whether watchRunning or a start waiting for it saw it first. It
+// reports whether the run is running as status says it (ready, for
+// runners that notify). Under the VM's lock, and not once the run ended
+// or a stop began: no running event can come after the run's end or a
+// stopping event.
+func (v *vmSup) announce(exited <-chan struct{}, notify bool, pid int) (running bool) {
+	ready := !notify || IsReady(v.d.Runtime, v.name)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	select {
 	case <-exited:
-		return false
+		return ready
 	default:
 	}
 	if v.stopping {
-		return false
+		return ready
 	}
-	v.emit(kind, state, why, Event{PID: pid})
-	return true
+	if v.announced == "" {
+		state := Running
+		if !ready {
+			state = Starting
+		}
+		v.emit(EventRunning, state, "the hypervisor runs", Event{PID: pid})
+		v.announced = EventRunning
+	}
+	if notify && ready && v.announced != EventReady {
+		v.emit(EventReady, Running, "the guest said it is ready", Event{PID: pid})
+		v.announced = EventReady
+	}
+	return ready
 }
 
 // tailText is the console's last lines for an error message, one
