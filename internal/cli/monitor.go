@@ -17,6 +17,7 @@ import (
 	"github.com/microvm-host/microvm/internal/hypervisor/control"
 	"github.com/microvm-host/microvm/internal/hypervisor/qemu"
 	"github.com/microvm-host/microvm/internal/logfile"
+	"github.com/microvm-host/microvm/internal/metrics"
 	"github.com/microvm-host/microvm/internal/runner"
 	"github.com/microvm-host/microvm/internal/supervisor"
 	"github.com/microvm-host/microvm/internal/trust"
@@ -108,8 +109,10 @@ type endingWatch struct {
 }
 
 // watchEnding starts watching the hypervisor that r runs in vmDir; owner
-// is the uid it runs as (the events socket is its).
-func watchEnding(vmDir string, r *runner.Runner, owner int, warn func(string, ...any)) *endingWatch {
+// is the uid it runs as (the events socket is its). While it holds the
+// events monitor it serves qemu's statistics on the socket stats (see
+// metrics.StatsSocket; "" serves none).
+func watchEnding(vmDir string, r *runner.Runner, owner int, stats string, warn func(string, ...any)) *endingWatch {
 	w := &endingWatch{done: make(chan struct{}), exited: make(chan struct{})}
 	if r.Meta != nil {
 		w.hv = r.Meta.Hypervisor
@@ -134,7 +137,16 @@ func watchEnding(vmDir string, r *runner.Runner, owner int, warn func(string, ..
 			return
 		}
 		defer conn.Close()
-		end, err := control.WatchQMP(ctx, conn)
+		watch := control.NewQMPWatch(conn)
+		if stats != "" {
+			stop, err := metrics.ServeStats(stats, watch)
+			if err != nil {
+				warn("microvm: not serving the hypervisor's statistics: %v\n", err)
+			} else {
+				defer stop()
+			}
+		}
+		end, err := watch.Run(ctx)
 		if err != nil {
 			warn("microvm: watching why the hypervisor ends: %v\n", err)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/microvm-host/microvm/internal/hostprep"
 	"github.com/microvm-host/microvm/internal/hypervisor/control"
+	"github.com/microvm-host/microvm/internal/metrics"
 	"github.com/microvm-host/microvm/internal/runner"
 	"github.com/microvm-host/microvm/internal/state"
 )
@@ -230,7 +231,13 @@ func runHypervisor(e *env, vmDir string, r *runner.Runner, id hostprep.Identity,
 	}
 	release()
 	unlock()
-	watch := watchEnding(vmDir, r, id.UID, func(f string, a ...any) { fmt.Fprintf(e.stderr, f, a...) })
+	// Under the daemon, the monitor answers the sampler's questions to
+	// qemu (see metrics.StatsSocket).
+	stats := ""
+	if mon != nil {
+		stats = metrics.StatsSocket(state.RuntimeDir(), filepath.Base(vmDir))
+	}
+	watch := watchEnding(vmDir, r, id.UID, stats, func(f string, a ...any) { fmt.Fprintf(e.stderr, f, a...) })
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	for {

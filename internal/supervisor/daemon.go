@@ -65,6 +65,11 @@ type Daemon struct {
 	ShutdownAs *syscall.Credential
 	// Addresses, when set, fills Status.Addresses of a VM.
 	Addresses func(vm state.VM) []string
+	// StartTimed, when set, is told how long a start took: from spawning
+	// the monitor until the hypervisor runs (ready false) and, for
+	// runners that forward the guest's sd_notify, until the guest said
+	// it is ready (ready true). It must not block.
+	StartTimed func(name string, ready bool, took time.Duration)
 
 	ctx context.Context
 	mu  sync.Mutex

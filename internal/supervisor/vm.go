@@ -40,8 +40,9 @@ type vmSup struct {
 	timer     *time.Timer // pending restart
 	nextStart time.Time
 	tracker   Tracker
-	notify    bool   // running means the guest said READY
-	announced string // the last of running, ready published for this run
+	notify    bool      // running means the guest said READY
+	spawned   time.Time // when this daemon spawned the monitor; zero for an adopted one
+	announced string    // the last of running, ready published for this run
 	// exitRec is the exit record of the run that ended last, read by
 	// onExit before it closes exited; a stop refines its outcome with it.
 	exitRec ExitRecord
@@ -126,6 +127,7 @@ func (v *vmSup) spawnLocked(why string) error {
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	os.Remove(ExitFile(d.Runtime, v.name))
+	v.spawned = time.Now()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting the monitor of %q: %w", v.name, err)
 	}
@@ -147,7 +149,7 @@ func (v *vmSup) spawnLocked(why string) error {
 func (v *vmSup) adopt(p state.Process) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.wanted = true
+	v.wanted, v.spawned = true, time.Time{}
 	v.watchLocked(p, func() { control.WaitExit(v.d.ctx, p.PID, p.StartTime) })
 	const why = "its monitor outlived the previous daemon"
 	if vm := v.d.State.Inspect(v.name); vm.Running && (!v.notify || IsReady(v.d.Runtime, v.name)) {

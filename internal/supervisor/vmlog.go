@@ -48,34 +48,40 @@ func (v *vmSup) watchRunning(exited <-chan struct{}, notify bool) {
 // announce publishes the running event of the run whose end closes
 // exited, its hypervisor pid being pid, and for runners that notify
 // (notify) the ready event once the guest said READY; each once per run,
-// whether watchRunning or a start waiting for it saw it first. It
+// whether watchRunning or a start waiting for it saw it first, and
+// tells Daemon.StartTimed how long each took. It
 // reports whether the run is running as status says it (ready, for
 // runners that notify). Under the VM's lock, and not once the run ended
 // or a stop began: no running event can come after the run's end or a
 // stopping event.
 func (v *vmSup) announce(exited <-chan struct{}, notify bool, pid int) (running bool) {
 	ready := !notify || IsReady(v.d.Runtime, v.name)
+	var timed []bool // StartTimed's calls, made outside the lock
 	v.mu.Lock()
-	defer v.mu.Unlock()
+	spawned := v.spawned
 	select {
 	case <-exited:
+		v.mu.Unlock()
 		return ready
 	default:
 	}
-	if v.stopping {
-		return ready
-	}
-	if v.announced == "" {
+	if !v.stopping && v.announced == "" {
 		state := Running
 		if !ready {
 			state = Starting
 		}
 		v.emit(EventRunning, state, "the hypervisor runs", Event{PID: pid})
 		v.announced = EventRunning
+		timed = append(timed, false)
 	}
-	if notify && ready && v.announced != EventReady {
+	if !v.stopping && notify && ready && v.announced != EventReady {
 		v.emit(EventReady, Running, "the guest said it is ready", Event{PID: pid})
 		v.announced = EventReady
+		timed = append(timed, true)
+	}
+	v.mu.Unlock()
+	for _, r := range timed {
+		v.d.startTimed(v.name, r, spawned)
 	}
 	return ready
 }
@@ -92,4 +98,13 @@ func tailText(tail []string) string {
 		b.WriteString("\n  " + printable.Text(l))
 	}
 	return b.String()
+}
+
+// startTimed tells Daemon.StartTimed how long the start spawned at
+// spawned took; nothing for an adopted VM, whose start this daemon did
+// not see.
+func (d *Daemon) startTimed(name string, ready bool, spawned time.Time) {
+	if d.StartTimed != nil && !spawned.IsZero() {
+		d.StartTimed(name, ready, time.Since(spawned))
+	}
 }

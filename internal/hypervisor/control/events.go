@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -20,6 +21,40 @@ const maxQMPLine = 64 << 10
 // ends. It returns the Ending of the last SHUTDOWN event; the zero Ending
 // when there was none (qemu was killed, or it is not qemu).
 func WatchQMP(ctx context.Context, conn net.Conn) (Ending, error) {
+	return NewQMPWatch(conn).Run(ctx)
+}
+
+// QMPWatch is WatchQMP that also runs commands on the same connection
+// for others while it watches (Execute): qemu serves one client per
+// monitor, and the control socket must stay free for
+// bin/microvm-shutdown, so the one who holds the events monitor is the
+// one who can ask qemu for its statistics without getting in a stop's
+// way. Commands carry an id, and their replies are told from events by
+// it.
+type QMPWatch struct {
+	conn  net.Conn
+	wmu   sync.Mutex // one message written at a time
+	ready chan struct{}
+	done  chan struct{}
+
+	mu      sync.Mutex
+	next    int
+	pending map[string]chan qmpMessage
+}
+
+// NewQMPWatch watches conn once Run runs.
+func NewQMPWatch(conn net.Conn) *QMPWatch {
+	return &QMPWatch{conn: conn, ready: make(chan struct{}), done: make(chan struct{}), pending: map[string]chan qmpMessage{}}
+}
+
+// errWatchEnded is Execute's answer once the watch ended.
+var errWatchEnded = errors.New("the QMP events connection is closed")
+
+// Run is WatchQMP. Execute answers from when capabilities are negotiated
+// until Run returns.
+func (w *QMPWatch) Run(ctx context.Context) (Ending, error) {
+	defer close(w.done)
+	conn := w.conn
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	sc := bufio.NewScanner(conn)
@@ -53,9 +88,13 @@ func WatchQMP(ctx context.Context, conn net.Conn) (Ending, error) {
 	if m, err := read(); err != nil || m.QMP == nil {
 		return end, fmt.Errorf("reading QMP greeting: %w", orMissing(err, "no QMP key"))
 	}
-	if _, err := conn.Write([]byte(`{"execute":"qmp_capabilities"}` + "\n")); err != nil {
+	w.wmu.Lock()
+	_, err := conn.Write([]byte(`{"execute":"qmp_capabilities"}` + "\n"))
+	w.wmu.Unlock()
+	if err != nil {
 		return end, fmt.Errorf("sending qmp_capabilities: %w", ctxErr(ctx, err))
 	}
+	negotiated := false
 	for {
 		m, err := read()
 		switch {
@@ -63,9 +102,75 @@ func WatchQMP(ctx context.Context, conn net.Conn) (Ending, error) {
 			return end, nil
 		case err != nil:
 			return end, err
+		case len(m.ID) > 0:
+			w.deliver(m)
 		case m.Error != nil:
 			return end, fmt.Errorf("qmp_capabilities: %w", m.Error)
+		case !negotiated && m.Return != nil:
+			negotiated = true
+			close(w.ready)
 		}
+	}
+}
+
+// deliver hands a reply to the Execute that waits for it.
+func (w *QMPWatch) deliver(m qmpMessage) {
+	w.mu.Lock()
+	ch := w.pending[string(m.ID)]
+	delete(w.pending, string(m.ID))
+	w.mu.Unlock()
+	if ch != nil {
+		ch <- m
+	}
+}
+
+// Execute runs command on the watched monitor and returns its "return"
+// value. It waits for Run to have negotiated capabilities, and fails
+// once Run returned. What it returns comes from the VM user's qemu:
+// treat it as such.
+func (w *QMPWatch) Execute(ctx context.Context, command string, args any) (json.RawMessage, error) {
+	select {
+	case <-w.ready:
+	case <-w.done:
+		return nil, errWatchEnded
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	w.mu.Lock()
+	w.next++
+	id, _ := json.Marshal(fmt.Sprintf("microvm-%d", w.next))
+	ch := make(chan qmpMessage, 1)
+	w.pending[string(id)] = ch
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		delete(w.pending, string(id))
+		w.mu.Unlock()
+	}()
+	req, err := json.Marshal(struct {
+		Arguments any             `json:"arguments,omitempty"`
+		Execute   string          `json:"execute"`
+		ID        json.RawMessage `json:"id"`
+	}{args, command, id})
+	if err != nil {
+		return nil, err
+	}
+	w.wmu.Lock()
+	_, err = w.conn.Write(append(req, '\n'))
+	w.wmu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("sending %s: %w", command, err)
+	}
+	select {
+	case m := <-ch:
+		if m.Error != nil {
+			return nil, fmt.Errorf("%s: %w", command, m.Error)
+		}
+		return m.Return, nil
+	case <-w.done:
+		return nil, fmt.Errorf("%s: %w", command, errWatchEnded)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%s: %w", command, ctx.Err())
 	}
 }
 
@@ -73,8 +178,10 @@ var errQMPClosed = errors.New("QMP connection closed")
 
 // qmpMessage is any QMP message, as far as WatchQMP reads it.
 type qmpMessage struct {
-	QMP   json.RawMessage `json:"QMP"`
-	Error *qmpError       `json:"error"`
-	Event string          `json:"event"`
-	Data  json.RawMessage `json:"data"`
+	QMP    json.RawMessage `json:"QMP"`
+	Error  *qmpError       `json:"error"`
+	Return json.RawMessage `json:"return"`
+	ID     json.RawMessage `json:"id"`
+	Event  string          `json:"event"`
+	Data   json.RawMessage `json:"data"`
 }

@@ -35,6 +35,12 @@ func dialQMP(ctx context.Context, socket string) (*qmpConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	return openQMP(ctx, conn)
+}
+
+// openQMP is dialQMP on a connection made already; it closes conn when
+// it fails.
+func openQMP(ctx context.Context, conn net.Conn) (*qmpConn, error) {
 	q := &qmpConn{conn: conn, dec: json.NewDecoder(conn)}
 	// Unblock reads and writes when ctx ends.
 	q.stop = context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
