@@ -195,6 +195,7 @@ microvm.nix's short forms keep working:
 		newStartCmd(e, "restart"),
 		newStatusCmd(e),
 		newEventsCmd(e),
+		newTopCmd(e),
 		newDaemonCmd(e),
 		newConsoleCmd(e),
 		newLogsCmd(e),

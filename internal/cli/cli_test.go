@@ -77,6 +77,7 @@ func TestScripts(t *testing.T) {
 			"waitlong":     cmdWaitLong,
 			"waitevent":    cmdWaitEvent,
 			"eventseq":     cmdEventSeq,
+			"pty":          cmdPty,
 		},
 	})
 }
