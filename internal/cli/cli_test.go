@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -78,8 +79,22 @@ func TestScripts(t *testing.T) {
 			"waitevent":    cmdWaitEvent,
 			"eventseq":     cmdEventSeq,
 			"pty":          cmdPty,
+			"freeport":     cmdFreePort,
+			"promquery":    cmdPromQuery,
 		},
 	})
+}
+
+// freeport VAR: set VAR to a TCP port on 127.0.0.1 that was free a
+// moment ago, for a server the script configures.
+func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: freeport VAR")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	ts.Setenv(args[0], strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	ln.Close()
 }
 
 // waitfile PATH: wait (up to 30 s) until PATH exists.

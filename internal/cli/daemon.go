@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/microvm-host/microvm/internal/api"
@@ -36,8 +37,10 @@ restarted daemon re-adopts them, and cleans up after those that died
 meanwhile. As root it brings up host.toml's managed networks and serves
 their DHCP. SIGTERM/SIGINT stop all VMs in parallel, then the daemon,
 which removes the networks no VM uses any more.
-Members of GROUP may read status; start, stop and restart are for root
-and host.toml's apiAdminGroup, never for the VM user.`,
+Members of GROUP may read status and GET /metrics (Prometheus metrics,
+see microvm metrics); start, stop and restart are for root and host.toml's
+apiAdminGroup, never for the VM user. host.toml's metricsListen (IP:PORT)
+serves the metrics over TCP as well, without authentication.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDaemon(cmd.Context(), e)
@@ -110,6 +113,16 @@ func runDaemon(ctx context.Context, e *env) error {
 	defer stop()
 	vctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	reg := prometheus.NewRegistry()
+	apiMetrics := daemonMetrics(reg, dm, log)
+	if cfg.MetricsListen != "" {
+		stopMetrics, err := serveMetrics(cfg.MetricsListen, reg, apiMetrics, log)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("%s: %w", e.hostConfigPath(), err)
+		}
+		defer stopMetrics()
+	}
 	stopNetworks, err := startNetworks(vctx, e, log)
 	if err != nil {
 		ln.Close()
@@ -119,7 +132,7 @@ func runDaemon(ctx context.Context, e *env) error {
 		ln.Close()
 		return errors.Join(err, stopNetworks())
 	}
-	srv := api.NewServer(api.Handler(dm, access, log), lim, log)
+	srv := api.NewServer(api.WithMetrics(api.Handler(dm, access, log), reg, apiMetrics), lim, log)
 	go func() {
 		if err := srv.Serve(api.LimitListener(ln, lim, log)); !errors.Is(err, http.ErrServerClosed) {
 			log.Error("API server stopped", "err", err)

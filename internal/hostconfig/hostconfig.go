@@ -60,6 +60,16 @@ type Config struct {
 	// the VM group may only read status, and the VM user is refused even
 	// as a member of this group: it is what an escaped guest runs as.
 	APIAdminGroup string `toml:"apiAdminGroup"`
+	// MetricsListen is an IP:PORT where the daemon also serves its
+	// Prometheus metrics (GET /metrics) over TCP, since Prometheus
+	// cannot scrape a unix socket; "" (the default) serves them on the
+	// API socket only. The endpoint is unauthenticated: whoever reaches
+	// the address reads the VMs' names, states, exit reasons, resource
+	// use, interface and disk names, and the daemon's own runtime
+	// metrics (nothing of the guests' contents, no paths, no console).
+	// So the address must be an explicit IP: 127.0.0.1 keeps it on this
+	// host, and every interface has to be written out as 0.0.0.0.
+	MetricsListen string `toml:"metricsListen"`
 	// VM holds per-VM settings by name.
 	VM map[string]VM `toml:"vm"`
 	// Network holds the managed networks by name (see Network).

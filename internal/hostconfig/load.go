@@ -71,6 +71,9 @@ func (c *Config) validate(unknown error) error {
 	if d := c.AutostartDelay; c.written("autostartDelay") && (d.err != nil || d.Duration < 0) {
 		p.add("autostartDelay", `%q: expected a duration of zero or more like "2s"`, d.text)
 	}
+	if c.written("metricsListen") {
+		p.check("metricsListen", CheckMetricsListen(c.MetricsListen))
+	}
 	p.duration("restartDelay", c.RestartDelay, "5s")
 	p.count("restartBurst", c.RestartBurst, 5)
 	p.duration("restartWindow", c.RestartWindow, "10m")

@@ -69,7 +69,7 @@ func TestLoadFull(t *testing.T) {
 		Autostart: []string{"web", "db"}, AutostartParallel: 4, AutostartDelay: dur(0),
 		Restart: "on-failure", RestartDelay: dur(time.Second), RestartBurst: 3, RestartWindow: dur(time.Minute),
 		StopTimeout: dur(30 * time.Second), StopResend: dur(5 * time.Second), StopKillAfter: dur(3 * time.Second),
-		APIAdminGroup: "wheel",
+		APIAdminGroup: "wheel", MetricsListen: "[::1]:9848",
 		VM: map[string]VM{
 			"web": {Bridge: &none, StopTimeout: dur(90 * time.Second), StopResend: dur(20 * time.Second), StopKillAfter: dur(time.Minute), Source: "testdata/good/web.toml"},
 			"db":  {Bridge: ptr("br-db"), Source: "/srv/db"},

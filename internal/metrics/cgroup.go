@@ -10,12 +10,24 @@ import (
 	"strings"
 )
 
-// cgroupRoot is the cgroup v2 hierarchy this sampler reads.
+// cgroupRoot is the cgroup v2 hierarchy this sampler reads: Cgroup, else
+// /sys/fs/cgroup, or on a hybrid host (v1 controllers, v2 for systemd's
+// tracking) /sys/fs/cgroup/unified, whose cgroups have cpu.stat but no
+// controllers' files (I/O and memory then come from /proc).
 func (s *Sampler) cgroupRoot() string {
-	if s.Cgroup == "" {
-		return "/sys/fs/cgroup"
+	if s.Cgroup != "" {
+		return s.Cgroup
 	}
-	return s.Cgroup
+	s.cgroupOnce.Do(func() {
+		s.cgroupFound = "/sys/fs/cgroup"
+		for _, dir := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+			if _, err := os.Stat(filepath.Join(dir, "cgroup.controllers")); err == nil {
+				s.cgroupFound = dir
+				break
+			}
+		}
+	})
+	return s.cgroupFound
 }
 
 // Units of systemd's that run a VM's processes (internal/systemd's
@@ -44,8 +56,9 @@ func unitCgroup(procRoot string, pid int, name string) string {
 // summed over devices, memory.current.
 type cgroupStats struct {
 	cpu                   float64
+	hasIO                 bool // io.stat is there (the io controller is enabled)
 	readBytes, writeBytes uint64
-	memory                uint64
+	memory                uint64 // 0 without the memory controller
 }
 
 // readCgroup reads the cgroup at dir; it fails when cpu.stat is missing
@@ -66,6 +79,7 @@ func readCgroup(dir string) (cgroupStats, error) {
 		st.memory, _ = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 	}
 	if b, err := os.ReadFile(filepath.Join(dir, "io.stat")); err == nil {
+		st.hasIO = true
 		// "MAJ:MIN rbytes=N wbytes=N rios=N wios=N dbytes=N dios=N", a
 		// line per device.
 		for line := range strings.Lines(string(b)) {

@@ -68,7 +68,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(descUp, err)
 		return
 	}
-	samples, err := c.Sampler.Sample(ctx)
+	pids := make(map[string]int, len(statuses))
+	for _, st := range statuses {
+		if st.State == supervisor.Running && st.PID > 0 {
+			pids[st.Name] = st.PID
+		}
+	}
+	samples, err := c.Sampler.SampleWith(ctx, pids)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(descCPU, err)
 		return
@@ -140,7 +146,7 @@ func collectVM(ch chan<- prometheus.Metric, st supervisor.Status, vs *VMSample) 
 	if vs.PSSBytes > 0 {
 		gauge(descPSS, float64(vs.PSSBytes))
 	}
-	if vs.Source == SourceCgroup {
+	if vs.CgroupMemoryBytes > 0 {
 		gauge(descCgMem, float64(vs.CgroupMemoryBytes))
 	}
 	counter(descIORead, float64(vs.IOReadBytes))

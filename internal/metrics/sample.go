@@ -55,11 +55,12 @@ type VMSample struct {
 	// needs the process's owner or root.
 	PSSBytes uint64
 	// CgroupMemoryBytes is the unit's memory.current under systemd (page
-	// cache of its disk images included); 0 otherwise.
+	// cache of its disk images included); 0 otherwise, and where the
+	// memory controller is not enabled for it.
 	CgroupMemoryBytes uint64
-	// IOReadBytes and IOWriteBytes are the bytes the process (or unit)
-	// made the block layer read and write: disk images not served from
-	// the page cache.
+	// IOReadBytes and IOWriteBytes are the bytes the process (or, where
+	// its io controller is enabled, the unit) made the block layer read
+	// and write: disk images not served from the page cache.
 	IOReadBytes, IOWriteBytes uint64
 
 	// Net is one entry per tap and macvtap of the booted runner, in its
@@ -141,6 +142,9 @@ type Sampler struct {
 
 	mu      sync.Mutex
 	runners map[string]runnerFacts
+
+	cgroupOnce  sync.Once
+	cgroupFound string
 }
 
 // DefaultTimeout bounds a question to a hypervisor: a healthy one
@@ -158,15 +162,50 @@ func NewSampler(d *state.Dir, runtime string, log *slog.Logger) *Sampler {
 // stopped VMs are in it too, with Running false. It fails only when the
 // state directory cannot be listed: what one VM does not tell goes into
 // its Problems. ctx bounds the questions to hypervisors.
+//
+// VMs run by systemd need SampleWith: nothing records their process in
+// the state directory, so Sample sees them as not running.
 func (s *Sampler) Sample(ctx context.Context) ([]VMSample, error) {
+	return s.SampleWith(ctx, nil)
+}
+
+// SampleWith is Sample for a caller that knows more than the state
+// directory: pids name the hypervisor process of VMs by name. systemd
+// runs bin/microvm-run itself, and nothing records that process in the
+// VM directory, so pass the manager.Status.PID (systemd's MainPID) of
+// the running VMs; the daemon's and `microvm run`'s VMs record theirs,
+// and a pid for them changes nothing. A pid that no longer runs is
+// ignored.
+func (s *Sampler) SampleWith(ctx context.Context, pids map[string]int) ([]VMSample, error) {
 	vms, err := s.State.List()
 	if err != nil {
 		return nil, err
 	}
-	return s.sampleVMs(ctx, vms), nil
+	return s.sampleVMs(ctx, withPIDs(vms, pids)), nil
 }
 
-// SampleVM samples the VM name alone (top's detail, tests).
+// SampleVM samples the VM name alone.
 func (s *Sampler) SampleVM(ctx context.Context, name string) VMSample {
-	return s.sampleVMs(ctx, []state.VM{s.State.Inspect(name)})[0]
+	return s.sampleOne(ctx, name, 0)
+}
+
+// sampleOne samples the VM name, whose process is pid when the state
+// directory records none (0: none).
+func (s *Sampler) sampleOne(ctx context.Context, name string, pid int) VMSample {
+	return s.sampleVMs(ctx, withPIDs([]state.VM{s.State.Inspect(name)}, map[string]int{name: pid}))[0]
+}
+
+// withPIDs makes the VMs that pids name running as their processes,
+// where the state directory records none running.
+func withPIDs(vms []state.VM, pids map[string]int) []state.VM {
+	for i := range vms {
+		vm := &vms[i]
+		if vm.Running || pids[vm.Name] <= 0 {
+			continue
+		}
+		if p, err := state.ProcessOf(pids[vm.Name]); err == nil {
+			vm.Process, vm.Running = &p, true
+		}
+	}
+	return vms
 }

@@ -33,14 +33,21 @@ func virtiofsdOfParent(fs procfs.FS, root string, parent int) (n int, cpu float6
 }
 
 // virtiofsdOfUnit finds the virtiofsd daemons of a VM run by systemd in
-// microvm-virtiofsd@NAME's cgroup, next to the VM's own unit (unit is
-// its cgroup path): the daemons are those whose parent is not itself a
-// virtiofsd (that is a sandbox child); the CPU is the unit's, its
-// supervisor `microvm host virtiofsd` included.
+// microvm-virtiofsd@NAME's cgroup (unit is the VM's own unit's cgroup
+// path): the daemons are those whose parent is not itself a virtiofsd
+// (that is a sandbox child); the CPU is the unit's, its supervisor
+// `microvm host virtiofsd` included.
 func (s *Sampler) virtiofsdOfUnit(fs procfs.FS, unit, name string) (n int, cpu float64, ok bool) {
-	dir := filepath.Join(s.cgroupRoot(), filepath.Dir(unit), virtiofsdUnit(name))
-	st, err := readCgroup(dir)
-	if err != nil {
+	var dir string
+	var st cgroupStats
+	for _, d := range virtiofsdCgroups(unit, name) {
+		var err error
+		if st, err = readCgroup(filepath.Join(s.cgroupRoot(), d)); err == nil {
+			dir = filepath.Join(s.cgroupRoot(), d)
+			break
+		}
+	}
+	if dir == "" {
 		return 0, 0, false
 	}
 	pids := cgroupProcs(dir)
@@ -61,4 +68,18 @@ func (s *Sampler) virtiofsdOfUnit(fs procfs.FS, unit, name string) (n int, cpu f
 		}
 	}
 	return n, st.cpu, true
+}
+
+// virtiofsdCgroups are where microvm-virtiofsd@NAME's cgroup is, given
+// the VM unit's: systemd puts a template's instances into a slice of
+// the template's own (system-microvm.slice,
+// system-microvm\x2dvirtiofsd.slice: '-' escaped), or, with Slice= set,
+// both into that one.
+func virtiofsdCgroups(unit, name string) []string {
+	slice := filepath.Dir(unit)
+	out := []string{filepath.Join(slice, virtiofsdUnit(name))}
+	if filepath.Base(slice) == "system-microvm.slice" {
+		out = append(out, filepath.Join(filepath.Dir(slice), `system-microvm\x2dvirtiofsd.slice`, virtiofsdUnit(name)))
+	}
+	return out
 }

@@ -23,6 +23,26 @@ type host struct {
 	bootTime uint64
 	net      procfs.NetDev
 	netErr   error
+
+	// virtiofsd memoizes virtiofsdOfParent by parent: VMs that share a
+	// parent (`microvm run`s under one shell) are scanned once.
+	mu        sync.Mutex
+	virtiofsd map[int][2]float64
+}
+
+// virtiofsdOf is virtiofsdOfParent, once per parent and sample.
+func (h *host) virtiofsdOf(root string, parent int) (int, float64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if v, ok := h.virtiofsd[parent]; ok {
+		return int(v[0]), v[1]
+	}
+	n, cpu := virtiofsdOfParent(h.fs, root, parent)
+	if h.virtiofsd == nil {
+		h.virtiofsd = map[int][2]float64{}
+	}
+	h.virtiofsd[parent] = [2]float64{float64(n), cpu}
+	return n, cpu
 }
 
 func (s *Sampler) sampleVMs(ctx context.Context, vms []state.VM) []VMSample {
@@ -99,16 +119,17 @@ func (s *Sampler) sampleVM(ctx context.Context, h *host, vm state.VM) VMSample {
 	}
 	vs.Source, vs.CPUSeconds = SourceProc, p.cpu
 	unit := unitCgroup(s.procRoot(), vs.PID, vm.Name)
-	fromCgroup := false
+	ioFromCgroup := false
 	if unit != "" {
 		if cg, err := readCgroup(filepath.Join(s.cgroupRoot(), unit)); err == nil {
-			fromCgroup = true
 			vs.Source, vs.CPUSeconds = SourceCgroup, cg.cpu
-			vs.IOReadBytes, vs.IOWriteBytes = cg.readBytes, cg.writeBytes
 			vs.CgroupMemoryBytes = cg.memory
+			if ioFromCgroup = cg.hasIO; ioFromCgroup {
+				vs.IOReadBytes, vs.IOWriteBytes = cg.readBytes, cg.writeBytes
+			}
 		}
 	}
-	memoryAndIO(h.fs, vs.PID, !fromCgroup, &vs)
+	memoryAndIO(h.fs, vs.PID, !ioFromCgroup, &vs)
 
 	if h.netErr != nil && len(rf.taps)+len(rf.macvtaps) > 0 {
 		vs.problem("network: %v", h.netErr)
@@ -125,7 +146,7 @@ func (s *Sampler) sampleVM(ctx context.Context, h *host, vm state.VM) VMSample {
 			vs.Virtiofsd.Processes, vs.Virtiofsd.CPUSeconds = n, cpu
 		}
 	} else if rf.shares > 0 {
-		vs.Virtiofsd.Processes, vs.Virtiofsd.CPUSeconds = virtiofsdOfParent(h.fs, s.procRoot(), p.ppid)
+		vs.Virtiofsd.Processes, vs.Virtiofsd.CPUSeconds = h.virtiofsdOf(s.procRoot(), p.ppid)
 	}
 
 	s.hypervisorStats(ctx, h, vm, p, unit != "", &vs)
@@ -140,6 +161,9 @@ type runnerFacts struct {
 	shares     int
 }
 
+// maxRunners bounds the runners a Sampler remembers: a few per VM.
+const maxRunners = 4096
+
 // runnerFacts reads the runner at path, once: runners live in the state
 // directory's content-addressed store or the Nix store, and never
 // change under their path. Runners elsewhere are not read: the VM user
@@ -149,15 +173,18 @@ func (s *Sampler) runnerFacts(path string) (runnerFacts, error) {
 	if path == "" {
 		return runnerFacts{}, nil
 	}
-	real, ok := s.State.Trusted(path)
-	if !ok {
-		return runnerFacts{}, fmt.Errorf("%s is outside the state store and the Nix store; not read", path)
-	}
+	// A path that resolved into a store once keeps doing so: the store
+	// is root's, and links into it are only ever swapped, never changed
+	// in place. Keyed by the link's target, a scrape skips resolving it.
 	s.mu.Lock()
-	rf, ok := s.runners[real]
+	rf, ok := s.runners[path]
 	s.mu.Unlock()
 	if ok {
 		return rf, nil
+	}
+	real, ok := s.State.Trusted(path)
+	if !ok {
+		return runnerFacts{}, fmt.Errorf("%s is outside the state store and the Nix store; not read", path)
 	}
 	r, err := runner.Load(real)
 	if err != nil {
@@ -171,10 +198,10 @@ func (s *Sampler) runnerFacts(path string) (runnerFacts, error) {
 		rf.macvtaps = append(rf.macvtaps, m.ID)
 	}
 	s.mu.Lock()
-	if s.runners == nil {
-		s.runners = map[string]runnerFacts{}
+	if s.runners == nil || len(s.runners) >= maxRunners {
+		s.runners = map[string]runnerFacts{} // runners updated away are forgotten
 	}
-	s.runners[real] = rf
+	s.runners[path] = rf
 	s.mu.Unlock()
 	return rf, nil
 }

@@ -81,6 +81,21 @@ func TestGuest(t *testing.T) {
 		t.Errorf("status:\n%s", out)
 	}
 
+	// microvm metrics without a daemon: the unit's cgroup, the tap, the
+	// virtiofsd unit, and qemu's disks asked on its events monitor.
+	metrics := run(t, c, "microvm", "metrics")
+	for _, want := range []string{
+		`microvm_vm_up{hypervisor="qemu",name="guest"} 1`,
+		`microvm_vm_cpu_seconds_total{hypervisor="qemu",name="guest"} `,
+		`microvm_vm_memory_pss_bytes{hypervisor="qemu",name="guest"} `,
+		`microvm_vm_interface_transmit_bytes_total{hypervisor="qemu",interface="vm-guest",name="guest"} `,
+		`microvm_vm_virtiofsd_processes{hypervisor="qemu",name="guest"} 1`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("microvm metrics lacks %q:\n%s", want, metrics)
+		}
+	}
+
 	stopStart := time.Now()
 	if out := v.microvm("stop", "guest"); out != "Stopped guest (the hypervisor exited with status 0).\n" {
 		t.Errorf("stop said %q", out)

@@ -132,9 +132,13 @@ func (w *QMPWatch) Execute(ctx context.Context, command string, args any) (json.
 	select {
 	case <-w.ready:
 	case <-w.done:
-		return nil, errWatchEnded
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+	select {
+	case <-w.done: // ready, too, once it ran
+		return nil, fmt.Errorf("%s: %w", command, errWatchEnded)
+	default:
 	}
 	w.mu.Lock()
 	w.next++
