@@ -116,7 +116,15 @@ func (s *topSource) refresh(ctx context.Context) ([]topRow, int, error) {
 		s.host = nil
 		return nil, 0, err
 	}
-	cur, err := s.sampler.Sample(ctx)
+	// systemd records no process of its VMs in the state directory: its
+	// MainPID, as status has it, is the hypervisor.
+	pids := map[string]int{}
+	for _, st := range sts {
+		if st.PID > 0 {
+			pids[st.Name] = st.PID
+		}
+	}
+	cur, err := s.sampler.SampleWith(ctx, pids)
 	if err != nil {
 		return nil, 0, err
 	}
