@@ -165,12 +165,7 @@ func (c *Client) do(ctx context.Context, bound time.Duration, method, path strin
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		var e errorBody
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return &Error{Code: resp.StatusCode, Message: e.Error}
-		}
-		return &Error{Code: resp.StatusCode, Message: fmt.Sprintf("the daemon answered %s %s with %s", method, path, resp.Status)}
+		return errorOf(resp, method, path)
 	}
 	if out == nil {
 		return nil
@@ -179,6 +174,16 @@ func (c *Client) do(ctx context.Context, bound time.Duration, method, path strin
 		return c.failed(ctx, bctx, bound, fmt.Errorf("reading the daemon's answer: %w", err))
 	}
 	return nil
+}
+
+// errorOf is the error of an answer other than 200.
+func errorOf(resp *http.Response, method, path string) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var e errorBody
+	if json.Unmarshal(b, &e) == nil && e.Error != "" {
+		return &Error{Code: resp.StatusCode, Message: e.Error}
+	}
+	return &Error{Code: resp.StatusCode, Message: fmt.Sprintf("the daemon answered %s %s with %s", method, path, resp.Status)}
 }
 
 // failed explains a request that got no answer.

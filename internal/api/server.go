@@ -38,7 +38,8 @@ type Daemon interface {
 // Verbs are the mutating verbs, POST /v1/vms/{name}/VERB.
 var Verbs = []string{"start", "stop", "restart"}
 
-// Handler serves d: GET /v1/vms for everyone who can connect; POST
+// Handler serves d: GET /v1/vms and, when d is an EventSource, GET
+// /v1/events (see EventsPath) for everyone who can connect; POST
 // /v1/vms/{name}/{start,stop,restart} for those acc allows. A stop may
 // carry a StopRequest and is answered with a StopReply. Every change is
 // logged with the uid that asked for it.
@@ -60,6 +61,9 @@ func Handler(d Daemon, acc *Access, log *slog.Logger) http.Handler {
 			return StopReply{Name: name, Done: "stop", Outcome: o}, err
 		},
 		"restart": func(r *http.Request, name string) (any, error) { return nil, d.RestartVM(r.Context(), name) },
+	}
+	if src, ok := d.(EventSource); ok {
+		mux.HandleFunc("GET "+EventsPath, eventsHandler(src))
 	}
 	for _, verb := range Verbs {
 		mux.HandleFunc("POST /v1/vms/{name}/"+verb, func(w http.ResponseWriter, r *http.Request) {

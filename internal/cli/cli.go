@@ -194,6 +194,8 @@ microvm.nix's short forms keep working:
 		newStartCmd(e, "start"),
 		newStartCmd(e, "restart"),
 		newStatusCmd(e),
+		newEventsCmd(e),
+		newTopCmd(e),
 		newDaemonCmd(e),
 		newMetricsCmd(e),
 		newConsoleCmd(e),

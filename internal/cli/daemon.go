@@ -142,6 +142,11 @@ func runDaemon(ctx context.Context, e *env) error {
 	<-sctx.Done()
 	log.Info("stopping all VMs")
 	err = dm.Shutdown(dm.LongestStop() + 5*time.Second)
+	// Event streams get the VMs' stops before the server closes them.
+	dm.CloseEvents()
+	drain, cancelDrain := context.WithTimeout(context.Background(), time.Second)
+	srv.Shutdown(drain)
+	cancelDrain()
 	srv.Close()
 	cancel()
 	return errors.Join(err, stopNetworks())

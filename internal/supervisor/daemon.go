@@ -74,15 +74,17 @@ type Daemon struct {
 	ctx context.Context
 	mu  sync.Mutex
 	vms map[string]*vmSup
+	bus Bus // the VMs' events (Subscribe)
 }
 
 // ErrUnknownVM is returned for a name without a VM directory.
 var ErrUnknownVM = errors.New("no such VM")
 
 // Start adopts VMs whose monitors survived a previous daemon, cleans up
-// after those that died meanwhile, and starts the autostart VMs, bounded
-// in parallelism. It returns once adoption is done; autostart goes on in
-// the background.
+// after those that died meanwhile, watches the state directory for
+// created, updated and removed VMs, and starts the autostart VMs,
+// bounded in parallelism. It returns once adoption is done; autostart
+// goes on in the background.
 func (d *Daemon) Start(ctx context.Context) error {
 	d.ctx = ctx
 	d.vms = map[string]*vmSup{}
@@ -105,6 +107,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 			v.cleanupDead()
 		}
 	}
+	d.watchState()
 	go d.autostart()
 	return nil
 }

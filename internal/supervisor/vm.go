@@ -42,6 +42,7 @@ type vmSup struct {
 	tracker   Tracker
 	notify    bool      // running means the guest said READY
 	spawned   time.Time // when this daemon spawned the monitor; zero for an adopted one
+	announced string    // the last of running, ready published for this run
 	// exitRec is the exit record of the run that ended last, read by
 	// onExit before it closes exited; a stop refines its outcome with it.
 	exitRec ExitRecord
@@ -76,7 +77,7 @@ func (v *vmSup) start() error {
 	defer tick.Stop()
 	notify := v.notifies()
 	for {
-		if vm := v.d.State.Inspect(v.name); vm.Running && (!notify || IsReady(v.d.Runtime, v.name)) {
+		if vm := v.d.State.Inspect(v.name); vm.Running && v.announce(exited, notify, vm.Process.PID) {
 			return nil
 		}
 		select {
@@ -139,6 +140,7 @@ func (v *vmSup) spawnLocked(why string) error {
 	}
 	v.watchLocked(p, func() { cmd.Wait() })
 	v.logTransition(slog.LevelInfo, "started", Starting, why, "monitor", cmd.Process.Pid)
+	v.emit(EventStarting, Starting, why, Event{})
 	go v.watchRunning(v.exited, v.notify)
 	return nil
 }
@@ -152,9 +154,12 @@ func (v *vmSup) adopt(p state.Process) {
 	const why = "its monitor outlived the previous daemon"
 	if vm := v.d.State.Inspect(v.name); vm.Running && (!v.notify || IsReady(v.d.Runtime, v.name)) {
 		v.logTransition(slog.LevelInfo, "adopted", Running, why, "monitor", p.PID, "pid", vm.Process.PID)
+		v.emit(EventAdopted, Running, why, Event{PID: vm.Process.PID})
+		v.announced = EventReady // adopted says it all
 		return
 	}
 	v.logTransition(slog.LevelInfo, "adopted", Starting, why, "monitor", p.PID)
+	v.emit(EventAdopted, Starting, why, Event{})
 	go v.watchRunning(v.exited, v.notify)
 }
 
@@ -162,7 +167,7 @@ func (v *vmSup) adopt(p state.Process) {
 // until it exited (cmd.Wait for our children, a pidfd for adopted ones).
 func (v *vmSup) watchLocked(p state.Process, wait func()) {
 	v.monitor, v.started, v.since = &p, time.Now(), time.Now()
-	v.notify = v.notifies()
+	v.notify, v.announced = v.notifies(), ""
 	exited := make(chan struct{})
 	v.exited = exited
 	go func() {
@@ -209,8 +214,13 @@ func (v *vmSup) onExit(exited chan struct{}) {
 	if v.stopping {
 		return // stop says how it ended (Outcome.Refine)
 	}
+	ended := exitEvent(out)
+	v.emit(ended, Stopped, v.lastExit, Event{Outcome: v.last})
 	if !v.wanted {
 		v.logTransition(slog.LevelInfo, "stopped", Stopped, "not wanted running")
+		if ended != EventStopped {
+			v.emit(EventStopped, Stopped, "not wanted running", Event{})
+		}
 		return
 	}
 	dec := v.tracker.Next(Exit{Outcome: out, Started: v.started, Ended: time.Now()})
@@ -219,13 +229,18 @@ func (v *vmSup) onExit(exited chan struct{}) {
 		v.wanted, v.failed = false, true
 		v.lastExit = dec.Reason
 		v.logTransition(slog.LevelWarn, "failed", Failed, dec.Reason)
+		v.emit(EventFailed, Failed, dec.Reason, Event{})
 	case dec.Restart:
 		v.nextStart = time.Now().Add(dec.After)
 		v.timer = time.AfterFunc(dec.After, v.restart)
 		v.logTransition(slog.LevelInfo, "restart scheduled", Starting, dec.Reason, "after", dec.After)
+		v.emit(EventRestarting, Starting, dec.Reason, Event{Delay: dec.After.String()})
 	default:
 		v.wanted = false
 		v.logTransition(slog.LevelInfo, "stopped", Stopped, dec.Reason)
+		if ended != EventStopped {
+			v.emit(EventStopped, Stopped, dec.Reason, Event{})
+		}
 	}
 }
 
@@ -245,6 +260,7 @@ func (v *vmSup) restart() {
 	if err := v.spawnLocked(fmt.Sprintf("restart %d, after %s", v.restarts, v.lastExit)); err != nil {
 		v.wanted, v.failed, v.lastExit, v.lastTail = false, true, err.Error(), nil
 		v.logTransition(slog.LevelWarn, "failed", Failed, err.Error())
+		v.emit(EventFailed, Failed, err.Error(), Event{})
 	}
 }
 
@@ -254,11 +270,18 @@ func (v *vmSup) restart() {
 func (v *vmSup) stop(ctx context.Context, l Ladder) (Outcome, error) {
 	v.mu.Lock()
 	v.wanted, v.stopping = false, true
-	if v.timer != nil {
+	pending := v.timer != nil
+	if pending {
 		v.timer.Stop()
 		v.timer, v.nextStart = nil, time.Time{}
 	}
 	mon, exited := v.monitor, v.exited
+	if mon != nil {
+		// Under the lock: no running event can come after it.
+		v.emit(EventStopping, Stopping, "stop requested", Event{})
+	} else if pending {
+		v.emit(EventStopped, Stopped, "stop requested; the scheduled restart is cancelled", Event{})
+	}
 	v.mu.Unlock()
 	defer func() {
 		v.mu.Lock()
@@ -295,6 +318,7 @@ func (v *vmSup) stop(ctx context.Context, l Ladder) (Outcome, error) {
 	v.mu.Lock()
 	out = out.Refine(v.exitRec, v.exitOK)
 	v.setLastLocked(out)
+	v.emit(EventStopped, Stopped, out.String(), Event{Outcome: v.last})
 	v.mu.Unlock()
 	v.logTransition(slog.LevelInfo, "stopped", Stopped, out.String(), "how", out.How)
 	return out, nil
@@ -308,9 +332,11 @@ func (v *vmSup) cleanupDead() {
 	const why = "its monitor died with the previous daemon"
 	if err := v.d.Cleanup(v.name); err != nil {
 		v.logTransition(slog.LevelWarn, "cleanup failed", Broken, why, "err", err)
+		v.emit(EventFailed, Broken, why+"; cleaning up after it failed: "+err.Error(), Event{})
 		return
 	}
 	v.logTransition(slog.LevelInfo, "cleaned up", Stopped, why)
+	v.emit(EventStopped, Stopped, why+"; cleaned up after it", Event{})
 }
 
 func (v *vmSup) status(vm state.VM) Status {

@@ -21,26 +21,19 @@ func (v *vmSup) logTransition(level slog.Level, msg, state, reason string, attrs
 // sd_notify, the guest said it is ready. It logs nothing when the run
 // ends first (onExit says how).
 func (v *vmSup) watchRunning(exited <-chan struct{}, notify bool) {
-	v.mu.Lock()
-	spawned := v.spawned
-	v.mu.Unlock()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
-	hvRuns := false
 	for {
 		vm := v.d.State.Inspect(v.name)
-		if vm.Running && !hvRuns {
-			hvRuns = true
-			v.d.startTimed(v.name, false, spawned)
-		}
-		if vm.Running && (!notify || IsReady(v.d.Runtime, v.name)) {
-			why := "the hypervisor runs"
-			if notify {
-				why = "the guest said it is ready"
-				v.d.startTimed(v.name, true, spawned)
+		if vm.Running {
+			if v.announce(exited, notify, vm.Process.PID) {
+				why := "the hypervisor runs"
+				if notify {
+					why = "the guest said it is ready"
+				}
+				v.logTransition(slog.LevelInfo, "running", Running, why, "pid", vm.Process.PID)
+				return
 			}
-			v.logTransition(slog.LevelInfo, "running", Running, why, "pid", vm.Process.PID)
-			return
 		}
 		select {
 		case <-exited:
@@ -50,6 +43,47 @@ func (v *vmSup) watchRunning(exited <-chan struct{}, notify bool) {
 		case <-tick.C:
 		}
 	}
+}
+
+// announce publishes the running event of the run whose end closes
+// exited, its hypervisor pid being pid, and for runners that notify
+// (notify) the ready event once the guest said READY; each once per run,
+// whether watchRunning or a start waiting for it saw it first, and
+// tells Daemon.StartTimed how long each took. It
+// reports whether the run is running as status says it (ready, for
+// runners that notify). Under the VM's lock, and not once the run ended
+// or a stop began: no running event can come after the run's end or a
+// stopping event.
+func (v *vmSup) announce(exited <-chan struct{}, notify bool, pid int) (running bool) {
+	ready := !notify || IsReady(v.d.Runtime, v.name)
+	var timed []bool // StartTimed's calls, made outside the lock
+	v.mu.Lock()
+	spawned := v.spawned
+	select {
+	case <-exited:
+		v.mu.Unlock()
+		return ready
+	default:
+	}
+	if !v.stopping && v.announced == "" {
+		state := Running
+		if !ready {
+			state = Starting
+		}
+		v.emit(EventRunning, state, "the hypervisor runs", Event{PID: pid})
+		v.announced = EventRunning
+		timed = append(timed, false)
+	}
+	if !v.stopping && notify && ready && v.announced != EventReady {
+		v.emit(EventReady, Running, "the guest said it is ready", Event{PID: pid})
+		v.announced = EventReady
+		timed = append(timed, true)
+	}
+	v.mu.Unlock()
+	for _, r := range timed {
+		v.d.startTimed(v.name, r, spawned)
+	}
+	return ready
 }
 
 // tailText is the console's last lines for an error message, one

@@ -67,6 +67,13 @@ func TestVerbs(t *testing.T) {
 		t.Errorf("list does not show verbs: %+v", entries)
 	}
 
+	// top: the unit's MainPID and cgroup give the numbers, its NRestarts
+	// the restarts (a snapshot: no terminal here).
+	out = v.microvm("top", "--once")
+	if !regexp.MustCompile(`(?m)^verbs +running +[0-9]+\.[0-9] +[0-9.]+[KMG] +[0-9.]+[KMG]? +[0-9.]+[KMG]? +[0-9.]+[KMG]? +[0-9]+s +0$`).MatchString(out) {
+		t.Errorf("top --once does not show verbs running with its numbers:\n%s", out)
+	}
+
 	// logs: the journal of the VM's units, -n and -f included.
 	logs := v.microvm("logs", "verbs")
 	for _, want := range []string{"microvm@verbs[", "stub: up", "Finished microvm-tap-interfaces@verbs.service"} {
