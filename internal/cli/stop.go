@@ -90,16 +90,21 @@ func stop(ctx context.Context, e *env, name string, given supervisor.Ladder) err
 		}
 		how, err := m.Stop(ctx, name, given)
 		switch {
+		case errors.Is(err, manager.ErrNotRunning) && runsByHand(e, name):
+			// A daemon answers, but the VM runs under a `microvm run` of
+			// its own, which the daemon does not supervise: stop that.
 		case errors.Is(err, manager.ErrNotRunning):
 			e.printf("%s is not running.\n", name)
+			return nil
 		case err != nil:
 			return err
 		case how != "":
 			e.printf("Stopped %s (%s).\n", name, how)
+			return nil
 		default:
 			e.printf("Stopped %s.\n", name)
+			return nil
 		}
-		return nil
 	}
 	d, err := e.state()
 	if err != nil {
@@ -191,4 +196,12 @@ func configuredLadder(e *env, name string) supervisor.Ladder {
 		return supervisor.DefaultLadder
 	}
 	return supervisor.LadderOf(cfg.StopFor(name)).Or(supervisor.DefaultLadder)
+}
+
+// runsByHand reports whether the state directory records a running
+// hypervisor of name: one a `microvm run` started, when the daemon says
+// it runs nothing of that name.
+func runsByHand(e *env, name string) bool {
+	d, err := e.state()
+	return err == nil && d.Inspect(name).Running
 }
