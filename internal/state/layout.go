@@ -19,6 +19,9 @@ const (
 	SourceFile   = "source.json" // any other source: see Source
 	ToplevelLink = "toplevel"    // marks a fully declarative VM; update refuses it
 	ProcessFile  = "process"     // pid and start time of the running hypervisor
+	// OwnerFile names the tool that created the VM and alone may replace
+	// or remove it (see Owner); absent for VMs created by hand.
+	OwnerFile = "owner"
 	// SeedFile is the cloud-init seed the host builds at every start of a
 	// runner that has one (root:GROUP 0640: user-data can hold secrets).
 	SeedFile = "cidata.iso"

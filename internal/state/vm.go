@@ -35,6 +35,9 @@ type VM struct {
 	// Ignored are records microvm did not write (the VM user can create
 	// entries in its directory), each with why; they count as absent.
 	Ignored []string
+	// Owner is the tool that created the VM (see Owner); OwnerNone when
+	// made by hand, or when the record is not root's (then in Ignored).
+	Owner Owner
 }
 
 // Broken reports whether the entry cannot be treated as a working VM.
@@ -94,6 +97,15 @@ func (d *Dir) Inspect(name string) VM {
 		vm.Problems = append(vm.Problems, err.Error())
 	case src.Kind != "":
 		vm.Source = &src
+	}
+	owner, err := readOwner(vm.Dir)
+	switch {
+	case errors.Is(err, trust.ErrUntrusted):
+		vm.Ignored = append(vm.Ignored, err.Error())
+	case err != nil:
+		vm.Problems = append(vm.Problems, err.Error())
+	default:
+		vm.Owner = owner
 	}
 	p, err := ReadProcess(vm.Dir)
 	switch {
