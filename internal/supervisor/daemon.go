@@ -132,7 +132,7 @@ func (d *Daemon) installDeclared() {
 
 func (d *Daemon) autostart() {
 	sem := make(chan struct{}, d.Config.AutostartParallel)
-	for i, name := range d.Config.Autostart {
+	for i, name := range d.Config.AutostartNames() {
 		if i > 0 && d.Config.AutostartDelay.Duration > 0 {
 			select {
 			case <-time.After(d.Config.AutostartDelay.Duration):
