@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"sort"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -75,6 +73,8 @@ type Daemon struct {
 	mu  sync.Mutex
 	vms map[string]*vmSup
 	bus Bus // the VMs' events (Subscribe)
+	// applyReq holds one pending request to apply host.toml (Reapply).
+	applyReq chan struct{}
 }
 
 // ErrUnknownVM is returned for a name without a VM directory.
@@ -82,16 +82,16 @@ var ErrUnknownVM = errors.New("no such VM")
 
 // Start adopts VMs whose monitors survived a previous daemon, cleans up
 // after those that died meanwhile, watches the state directory for
-// created, updated and removed VMs, and starts the autostart VMs,
-// bounded in parallelism. It returns once adoption is done; autostart
-// goes on in the background.
+// created, updated and removed VMs, applies host.toml's declared VMs
+// (see Reapply), and then starts the autostart VMs, bounded in
+// parallelism. It returns once adoption is done; applying and autostart
+// go on in the background, since apply's steps use the daemon's API.
 func (d *Daemon) Start(ctx context.Context) error {
 	d.ctx = ctx
 	d.vms = map[string]*vmSup{}
 	if err := os.MkdirAll(d.Runtime, 0o700); err != nil {
 		return fmt.Errorf("runtime directory: %w", err)
 	}
-	d.installDeclared()
 	vms, err := d.State.List()
 	if err != nil {
 		return err
@@ -108,26 +108,18 @@ func (d *Daemon) Start(ctx context.Context) error {
 		}
 	}
 	d.watchState()
-	go d.autostart()
+	d.applyReq = make(chan struct{}, 1)
+	declared := make(chan struct{})
+	go d.applyLoop(declared)
+	go func() {
+		// Declared VMs exist before autostart starts them.
+		select {
+		case <-declared:
+			d.autostart()
+		case <-ctx.Done():
+		}
+	}()
 	return nil
-}
-
-// installDeclared creates the declarative VMs that do not exist yet, by
-// running `microvm create` (install once, as microvm.nix's
-// install-microvm-NAME; #94, #416).
-func (d *Daemon) installDeclared() {
-	for _, name := range d.Config.Declared() {
-		if d.State.Exists(name) {
-			continue
-		}
-		cmd := exec.CommandContext(d.ctx, d.Microvm, "--state-dir", d.State.Root, "create", name, "--from", d.Config.VM[name].Source)
-		cmd.Env = d.Env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			d.Log.Warn("installing declared VM", "vm", name, "err", err, "output", strings.TrimSpace(string(out)))
-			continue
-		}
-		d.Log.Info("installed declared VM", "vm", name, "source", d.Config.VM[name].Source)
-	}
 }
 
 func (d *Daemon) autostart() {
