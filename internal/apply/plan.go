@@ -12,6 +12,7 @@ package apply
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -150,7 +151,8 @@ func planDeclared(ctx context.Context, name string, decl hostconfig.VM, vm *stat
 	if vm != nil && vm.Owner != state.OwnerApply {
 		st.Action = Keep
 		if vm.Owner == state.OwnerNone {
-			st.Reason = fmt.Sprintf("made by hand, so apply leaves it alone; to have apply manage it, remove it (microvm remove %s) and apply again", name)
+			// Handing it over keeps its data, unlike removing it.
+			st.Reason = fmt.Sprintf("made by hand, so apply leaves it alone; to hand it to apply, as root: echo apply > %s", filepath.Join(vm.Dir, state.OwnerFile))
 		} else {
 			st.Reason = fmt.Sprintf("created by %s, so apply leaves it alone", vm.Owner)
 		}

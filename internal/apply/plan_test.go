@@ -41,7 +41,7 @@ func fakeParse(ref, name string) (state.Source, error) {
 // vm is an existing VM of owner o, created from src, whose current runner
 // names system cur and whose booted one (if booted != "") names booted.
 func vm(name string, o state.Owner, src string, cur, booted string) state.VM {
-	v := state.VM{Name: name, Owner: o, Current: "/store/" + cur, CurrentSystem: cur}
+	v := state.VM{Name: name, Dir: "/state/" + name, Owner: o, Current: "/store/" + cur, CurrentSystem: cur}
 	if src != "" {
 		s := spec(src)
 		v.Source = &s
@@ -113,7 +113,7 @@ func TestCompute(t *testing.T) {
 			vm("b", state.OwnerNone, "/srv/other.toml", "sys-x", "sys-y"),
 			vm("mine", state.OwnerNone, "/srv/mine.toml", "sys-m", ""),
 		},
-		want: []Step{{Name: "b", Action: Keep, Reason: "made by hand, so apply leaves it alone; to have apply manage it, remove it (microvm remove b) and apply again"}},
+		want: []Step{{Name: "b", Action: Keep, Reason: "made by hand, so apply leaves it alone; to hand it to apply, as root: echo apply > /state/b/owner"}},
 	}, {
 		name: "another tool's: never touched, declared or not",
 		decl: map[string]hostconfig.VM{"b": {Source: "/etc/microvm/b.toml"}},

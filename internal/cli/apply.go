@@ -3,6 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -59,6 +63,11 @@ and with watchConfig = true whenever the file changes.`,
 }
 
 func runApply(ctx context.Context, e *env, dryRun bool) error {
+	// Without the file every VM apply created would count as no longer
+	// declared: a mistyped path must not remove them all.
+	if _, err := os.Stat(e.hostConfigPath()); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("host config %s does not exist; apply needs the file that declares the VMs (an empty file declares none, and removes the VMs apply created)", e.hostConfigPath())
+	}
 	cfg, err := e.loadHostConfig()
 	if err != nil {
 		return err
@@ -90,7 +99,9 @@ func runApply(ctx context.Context, e *env, dryRun bool) error {
 	for _, r := range results {
 		switch {
 		case r.Err != nil:
-			e.printf("%s: %s: failed: %s\n", r.Name, r.Action, printable.Text(r.Err.Error()))
+			first, rest, _ := strings.Cut(r.Err.Error(), "\n")
+			e.printf("%s: %s: failed: %s\n", r.Name, r.Action, printable.Text(first))
+			printLines(e, "    ", rest)
 		case r.Note != "":
 			e.printf("%s: %s: done; %s\n", r.Name, r.Action, printable.Text(r.Note))
 		default:

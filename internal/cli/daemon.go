@@ -77,7 +77,7 @@ func runDaemon(ctx context.Context, e *env) error {
 	sweep(ctx, e)
 	runtime := state.RuntimeDir()
 	dm := &supervisor.Daemon{
-		State: d, Runtime: runtime, Microvm: self, Config: cfg, Policy: policy, Log: log,
+		State: d, Runtime: runtime, Microvm: self, Config: cfg, ConfigPath: e.hostConfigPath(), Policy: policy, Log: log,
 		Env:     append(os.Environ(), hostconfig.EnvPath+"="+e.hostConfigPath(), state.EnvRuntimeDir+"="+runtime),
 		Cleanup: func(name string) error { return cleanupDead(ctx, e, d, name) },
 	}

@@ -53,8 +53,11 @@ type Daemon struct {
 	Microvm string // this binary: monitors are `Microvm run --monitor NAME`
 	Env     []string
 	Config  *hostconfig.Config
-	Policy  Policy
-	Log     *slog.Logger
+	// ConfigPath is Config's file, which the daemon applies (Reapply);
+	// while it does not exist there is nothing to apply.
+	ConfigPath string
+	Policy     Policy
+	Log        *slog.Logger
 	// Cleanup tears down after a VM whose monitor died with the previous
 	// daemon (host preparation from booted, then booted removed).
 	Cleanup func(name string) error

@@ -3,6 +3,9 @@ package supervisor
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"io/fs"
+	"os"
 	"os/exec"
 	"syscall"
 	"time"
@@ -49,6 +52,14 @@ func (d *Daemon) applyLoop(declared chan<- struct{}) {
 func (d *Daemon) apply(why string) {
 	if d.Microvm == "" {
 		return
+	}
+	if d.ConfigPath != "" {
+		if _, err := os.Stat(d.ConfigPath); errors.Is(err, fs.ErrNotExist) {
+			if why != "start" {
+				d.Log.Warn("no host config to apply; write an empty one to declare no VMs", "config", d.ConfigPath)
+			}
+			return
+		}
 	}
 	cmd := exec.CommandContext(d.ctx, d.Microvm, "--state-dir", d.State.Root, "apply")
 	cmd.Env = d.Env
