@@ -187,6 +187,7 @@ microvm.nix's short forms keep working:
 	root.AddCommand(
 		newCreateCmd(e),
 		newUpdateCmd(e),
+		newApplyCmd(e),
 		newListCmd(e),
 		newRunCmd(e),
 		newRemoveCmd(e),

@@ -46,6 +46,12 @@ func create(ctx context.Context, e *env, name, from string) error {
 		}
 	}
 	sweep(ctx, e)
+	return createFrom(ctx, e, name, src, state.OwnerNone)
+}
+
+// createFrom creates the VM name from src, recording owner as the tool
+// that made it (state.OwnerNone: by hand).
+func createFrom(ctx context.Context, e *env, name string, src state.Source, owner state.Owner) error {
 	d, err := e.state()
 	if err != nil {
 		return err
@@ -90,6 +96,11 @@ func create(ctx context.Context, e *env, name, from string) error {
 	}
 	if err := state.WriteSource(stage.Path, src); err != nil {
 		return err
+	}
+	if owner != state.OwnerNone {
+		if err := stage.SetOwner(owner); err != nil {
+			return err
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("creating VM %q: %w", name, err)

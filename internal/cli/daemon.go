@@ -37,6 +37,9 @@ restarted daemon re-adopts them, and cleans up after those that died
 meanwhile. As root it brings up host.toml's managed networks and serves
 their DHCP. SIGTERM/SIGINT stop all VMs in parallel, then the daemon,
 which removes the networks no VM uses any more.
+host.toml's declared VMs ([vm.NAME] source) are applied (microvm apply)
+when the daemon starts, at SIGHUP, and with watchConfig = true whenever
+the file changes; the daemon's other settings are read at its start.
 Members of GROUP may read status and GET /metrics (Prometheus metrics,
 see microvm metrics); start, stop and restart are for root and host.toml's
 apiAdminGroup, never for the VM user. host.toml's metricsListen (IP:PORT)
@@ -74,7 +77,7 @@ func runDaemon(ctx context.Context, e *env) error {
 	sweep(ctx, e)
 	runtime := state.RuntimeDir()
 	dm := &supervisor.Daemon{
-		State: d, Runtime: runtime, Microvm: self, Config: cfg, Policy: policy, Log: log,
+		State: d, Runtime: runtime, Microvm: self, Config: cfg, ConfigPath: e.hostConfigPath(), Policy: policy, Log: log,
 		Env:     append(os.Environ(), hostconfig.EnvPath+"="+e.hostConfigPath(), state.EnvRuntimeDir+"="+runtime),
 		Cleanup: func(name string) error { return cleanupDead(ctx, e, d, name) },
 	}
@@ -111,6 +114,9 @@ func runDaemon(ctx context.Context, e *env) error {
 	}
 	sctx, stop := signal.NotifyContext(context.WithoutCancel(ctx), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	vctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	reg := prometheus.NewRegistry()
@@ -138,6 +144,7 @@ func runDaemon(ctx context.Context, e *env) error {
 			log.Error("API server stopped", "err", err)
 		}
 	}()
+	watchDeclared(sctx, vctx, e, cfg, dm, hup, log)
 	log.Info("daemon ready", "socket", ln.Addr().String(), "state", d.Root, "nofile", nofile, "connections", lim.Total, "perUID", lim.PerUID)
 	<-sctx.Done()
 	log.Info("stopping all VMs")
@@ -172,4 +179,30 @@ func cleanupDead(ctx context.Context, e *env, d *state.Dir, name string) error {
 		return err
 	}
 	return shutdownBooted(ctx, d, name, r, prep)
+}
+
+// watchDeclared applies host.toml at SIGHUP and, with watchConfig, when
+// the file changes (the directory's inotify watch), until sctx ends.
+func watchDeclared(sctx, vctx context.Context, e *env, cfg *hostconfig.Config, dm *supervisor.Daemon, hup <-chan os.Signal, log *slog.Logger) {
+	go func() {
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case <-hup:
+				log.Info("SIGHUP: applying host config", "config", e.hostConfigPath())
+				dm.Reapply()
+			}
+		}
+	}()
+	if !cfg.WatchConfig {
+		return
+	}
+	err := supervisor.WatchFile(vctx, e.hostConfigPath(), supervisor.ConfigSettle, func() {
+		log.Info("host config changed: applying it", "config", e.hostConfigPath())
+		dm.Reapply()
+	})
+	if err != nil {
+		log.Warn("watchConfig: changes are applied at SIGHUP only", "err", err)
+	}
 }

@@ -70,6 +70,9 @@ type Config struct {
 	// So the address must be an explicit IP: 127.0.0.1 keeps it on this
 	// host, and every interface has to be written out as 0.0.0.0.
 	MetricsListen string `toml:"metricsListen"`
+	// WatchConfig makes the daemon apply this file (microvm apply)
+	// whenever it changes, besides at SIGHUP.
+	WatchConfig bool `toml:"watchConfig"`
 	// VM holds per-VM settings by name.
 	VM map[string]VM `toml:"vm"`
 	// Network holds the managed networks by name (see Network).
@@ -91,9 +94,27 @@ type VM struct {
 	StopResend    Duration `toml:"stopResend"`
 	StopKillAfter Duration `toml:"stopKillAfter"`
 	// Source makes the VM declarative (microvm.nix's microvm.vms.NAME):
-	// the daemon creates it from Source when it does not exist, and never
-	// overwrites it (updates are `microvm update`).
+	// `microvm apply` (and the daemon, at its start, at SIGHUP and with
+	// WatchConfig) creates it from Source, updates it when Source builds
+	// something else than its current runner, and stops and removes it
+	// once it is no longer declared. Only VMs apply created are changed:
+	// one made by hand under a declared name is left alone.
 	Source string `toml:"source"`
+	// Autostart adds the VM to the host's Autostart (after those listed
+	// there), and makes apply start it once created.
+	Autostart bool `toml:"autostart"`
+	// RestartIfChanged makes apply restart the VM when it runs another
+	// runner than its current one (after an update, say); without it
+	// the new runner waits for the next start (microvm.nix's
+	// restartIfChanged).
+	RestartIfChanged bool `toml:"restartIfChanged"`
+	// PurgeOnRemove makes apply delete the VM's data (volumes, share
+	// sources in its directory) when it removes the VM; without it the
+	// data is kept under STATE/.removed. A VM is removed once its table
+	// has no source: deleting data takes a table that stays and says so
+	// ([vm.NAME] purgeOnRemove = true, without source), while a VM whose
+	// table is deleted keeps its data.
+	PurgeOnRemove bool `toml:"purgeOnRemove"`
 }
 
 // Declared returns the names of the VMs with a Source, sorted.
@@ -106,6 +127,25 @@ func (c *Config) Declared() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// AutostartNames are the VMs the daemon starts when it starts, in order:
+// the host's Autostart list, then the VMs whose entry sets autostart,
+// sorted.
+func (c *Config) AutostartNames() []string {
+	names := append([]string(nil), c.Autostart...)
+	listed := map[string]bool{}
+	for _, n := range names {
+		listed[n] = true
+	}
+	var own []string
+	for name, vm := range c.VM {
+		if vm.Autostart && !listed[name] {
+			own = append(own, name)
+		}
+	}
+	sort.Strings(own)
+	return append(names, own...)
 }
 
 // StopTimes are the times of a stop's steps (see Config.StopTimeout).

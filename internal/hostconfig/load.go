@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 
 	"github.com/microvm-host/microvm/internal/runner"
@@ -95,6 +96,15 @@ func (c *Config) validate(unknown error) error {
 		}
 		if vm.Bridge != nil && *vm.Bridge != "" {
 			p.check(key+".bridge", runner.CheckInterfaceName(*vm.Bridge))
+		}
+		if c.written(key+".source") && vm.Source == "" {
+			p.add(key+".source", `"" is not allowed; expected a runner directory, a spec file or a flake reference, or leave the key out for a VM made by hand`)
+		}
+		if vm.Source == "" && c.written(key+".restartIfChanged") {
+			p.add(key+".restartIfChanged", "only applies to a VM microvm apply manages; set [vm.%s] source too, or remove the key", name)
+		}
+		if c.written(key+".autostart") && !vm.Autostart && slices.Contains(c.Autostart, name) {
+			p.add(key+".autostart", "false, but the host's autostart list names %q; remove it from one of them", name)
 		}
 		p.duration(key+".stopTimeout", vm.StopTimeout, "150s")
 		p.duration(key+".stopResend", vm.StopResend, "15s")

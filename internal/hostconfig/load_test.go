@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -69,10 +70,11 @@ func TestLoadFull(t *testing.T) {
 		Autostart: []string{"web", "db"}, AutostartParallel: 4, AutostartDelay: dur(0),
 		Restart: "on-failure", RestartDelay: dur(time.Second), RestartBurst: 3, RestartWindow: dur(time.Minute),
 		StopTimeout: dur(30 * time.Second), StopResend: dur(5 * time.Second), StopKillAfter: dur(3 * time.Second),
-		APIAdminGroup: "wheel", MetricsListen: "[::1]:9848",
+		APIAdminGroup: "wheel", MetricsListen: "[::1]:9848", WatchConfig: true,
 		VM: map[string]VM{
-			"web": {Bridge: &none, StopTimeout: dur(90 * time.Second), StopResend: dur(20 * time.Second), StopKillAfter: dur(time.Minute), Source: "testdata/good/web.toml"},
-			"db":  {Bridge: ptr("br-db"), Source: "/srv/db"},
+			"web":      {Bridge: &none, StopTimeout: dur(90 * time.Second), StopResend: dur(20 * time.Second), StopKillAfter: dur(time.Minute), Source: "testdata/good/web.toml", Autostart: true, RestartIfChanged: true, PurgeOnRemove: true},
+			"db":       {Bridge: ptr("br-db"), Source: "/srv/db"},
+			"handmade": {Autostart: true},
 		},
 		Network: map[string]Network{
 			"default": {Bridge: "microvm9", Address: "10.99.0.1/24", NAT: ptr(false), DHCP: ptr(false), DNS: &[]string{"192.0.2.53"}},
@@ -87,6 +89,12 @@ func TestLoadFull(t *testing.T) {
 	}
 	if st := got.StopFor("db"); st != (StopTimes{30 * time.Second, 5 * time.Second, 3 * time.Second}) {
 		t.Errorf("StopFor(db) = %+v; want the host's 30s, 5s, 3s", st)
+	}
+	if names := got.AutostartNames(); !slices.Equal(names, []string{"web", "db", "handmade"}) {
+		t.Errorf("AutostartNames() = %q; want the list, then handmade (web is listed already)", names)
+	}
+	if names := got.Declared(); !slices.Equal(names, []string{"db", "web"}) {
+		t.Errorf("Declared() = %q; want db, web (handmade has no source)", names)
 	}
 	if b := got.BridgeFor("web"); b != "" {
 		t.Errorf("BridgeFor(web) = %q; want none", b)

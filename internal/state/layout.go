@@ -54,6 +54,10 @@ const (
 	// images that boot them (package oci), root's (0700), content
 	// addressed, so VMs of one image share the flattening.
 	ImagesDir = ".images"
+	// RemovedDir keeps the data of VMs microvm apply removed, one
+	// directory NAME-TIMESTAMP each (Retire), root's (0700): the data is
+	// the user's to move back or delete.
+	RemovedDir = ".removed"
 )
 
 // DefaultRuntimeDir holds sockets that live as long as the host runs:

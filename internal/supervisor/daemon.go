@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"sort"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -55,8 +53,11 @@ type Daemon struct {
 	Microvm string // this binary: monitors are `Microvm run --monitor NAME`
 	Env     []string
 	Config  *hostconfig.Config
-	Policy  Policy
-	Log     *slog.Logger
+	// ConfigPath is Config's file, which the daemon applies (Reapply);
+	// while it does not exist there is nothing to apply.
+	ConfigPath string
+	Policy     Policy
+	Log        *slog.Logger
 	// Cleanup tears down after a VM whose monitor died with the previous
 	// daemon (host preparation from booted, then booted removed).
 	Cleanup func(name string) error
@@ -75,6 +76,8 @@ type Daemon struct {
 	mu  sync.Mutex
 	vms map[string]*vmSup
 	bus Bus // the VMs' events (Subscribe)
+	// applyReq holds one pending request to apply host.toml (Reapply).
+	applyReq chan struct{}
 }
 
 // ErrUnknownVM is returned for a name without a VM directory.
@@ -82,16 +85,16 @@ var ErrUnknownVM = errors.New("no such VM")
 
 // Start adopts VMs whose monitors survived a previous daemon, cleans up
 // after those that died meanwhile, watches the state directory for
-// created, updated and removed VMs, and starts the autostart VMs,
-// bounded in parallelism. It returns once adoption is done; autostart
-// goes on in the background.
+// created, updated and removed VMs, applies host.toml's declared VMs
+// (see Reapply), and then starts the autostart VMs, bounded in
+// parallelism. It returns once adoption is done; applying and autostart
+// go on in the background, since apply's steps use the daemon's API.
 func (d *Daemon) Start(ctx context.Context) error {
 	d.ctx = ctx
 	d.vms = map[string]*vmSup{}
 	if err := os.MkdirAll(d.Runtime, 0o700); err != nil {
 		return fmt.Errorf("runtime directory: %w", err)
 	}
-	d.installDeclared()
 	vms, err := d.State.List()
 	if err != nil {
 		return err
@@ -108,31 +111,23 @@ func (d *Daemon) Start(ctx context.Context) error {
 		}
 	}
 	d.watchState()
-	go d.autostart()
+	d.applyReq = make(chan struct{}, 1)
+	declared := make(chan struct{})
+	go d.applyLoop(declared)
+	go func() {
+		// Declared VMs exist before autostart starts them.
+		select {
+		case <-declared:
+			d.autostart()
+		case <-ctx.Done():
+		}
+	}()
 	return nil
-}
-
-// installDeclared creates the declarative VMs that do not exist yet, by
-// running `microvm create` (install once, as microvm.nix's
-// install-microvm-NAME; #94, #416).
-func (d *Daemon) installDeclared() {
-	for _, name := range d.Config.Declared() {
-		if d.State.Exists(name) {
-			continue
-		}
-		cmd := exec.CommandContext(d.ctx, d.Microvm, "--state-dir", d.State.Root, "create", name, "--from", d.Config.VM[name].Source)
-		cmd.Env = d.Env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			d.Log.Warn("installing declared VM", "vm", name, "err", err, "output", strings.TrimSpace(string(out)))
-			continue
-		}
-		d.Log.Info("installed declared VM", "vm", name, "source", d.Config.VM[name].Source)
-	}
 }
 
 func (d *Daemon) autostart() {
 	sem := make(chan struct{}, d.Config.AutostartParallel)
-	for i, name := range d.Config.Autostart {
+	for i, name := range d.Config.AutostartNames() {
 		if i > 0 && d.Config.AutostartDelay.Duration > 0 {
 			select {
 			case <-time.After(d.Config.AutostartDelay.Duration):
