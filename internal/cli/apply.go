@@ -84,7 +84,8 @@ func runApply(ctx context.Context, e *env, dryRun bool) error {
 		return err
 	}
 	plan := apply.Compute(ctx, cfg, vms, apply.World{Expect: e.builder, Check: e.checkSource, StorePath: d.StorePath})
-	e.printf("Plan for %s (%d declared VMs):\n", e.hostConfigPath(), len(cfg.Declared()))
+	n := len(cfg.Declared())
+	e.printf("Plan for %s (%d declared %s):\n", e.hostConfigPath(), n, plural(n, "VM", "VMs"))
 	printLines(e, "", plan.String())
 	if dryRun || plan.Changes() == 0 {
 		for _, st := range plan.Steps {
@@ -125,4 +126,12 @@ func printLines(e *env, indent, text string) {
 			e.printf("%s%s\n", indent, printable.Text(l))
 		}
 	}
+}
+
+// plural picks the word for n things.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
