@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/microvm
 
-.PHONY: all build test test-systemd test-debian demo bench fmt clean package release reproducible
+.PHONY: all build test test-systemd test-debian test-package demo bench fmt clean package release reproducible
 
 all: build
 
@@ -66,6 +66,15 @@ package:
 release:
 	$(PACKAGE) -arch amd64,arm64
 	cd dist && sha256sum microvm_*.deb linux-*/microvm* > SHA256SUMS
+
+# The package test alone (root, systemd tier): install, run the demo
+# guest through microvm@, remove and purge, reinstall; its transcript in
+# dist/package-test.txt.
+test-package:
+	./scripts/install-deps.sh || echo "continuing without them: the test will skip"
+	mkdir -p dist
+	MICROVM_PACKAGE_TRANSCRIPT=$(CURDIR)/dist/package-test.txt \
+		$(GO) test -count=1 -v -timeout 20m -run 'TestPackage$$' ./internal/systemdtest/
 
 # Build the package twice from the same commit in two directories and
 # compare the bytes.
