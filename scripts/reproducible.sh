@@ -9,13 +9,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 arch=${1:-$(go env GOARCH)}
-version=$(git describe --tags --always)
-epoch=$(git log -1 --format=%ct)
+rev=$(git rev-parse --short HEAD)
+version=$(git describe --tags --always "$rev")
+epoch=$(git log -1 --format=%ct "$rev")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 for d in one two-in-another-dir; do
 	mkdir -p "$tmp/$d"
-	git archive HEAD | tar -x -C "$tmp/$d"
+	git archive "$rev" | tar -x -C "$tmp/$d"
 done
 make -C "$tmp/one" package ARCH="$arch" VERSION="$version" SOURCE_DATE_EPOCH="$epoch"
 if [ -z "${SHARED_CACHE:-}" ]; then
@@ -25,8 +26,8 @@ make -C "$tmp/two-in-another-dir" package ARCH="$arch" VERSION="$version" SOURCE
 (cd "$tmp/one/dist" && find . -type f | sort | xargs sha256sum) > "$tmp/one.sums"
 (cd "$tmp/two-in-another-dir/dist" && find . -type f | sort | xargs sha256sum) > "$tmp/two.sums"
 if ! diff -u "$tmp/one.sums" "$tmp/two.sums"; then
-	echo "reproducible: two builds of $(git rev-parse --short HEAD) differ" >&2
+	echo "reproducible: two builds of $rev differ" >&2
 	exit 1
 fi
-echo "reproducible: two builds of $version ($(git rev-parse --short HEAD)) are identical:"
+echo "reproducible: two builds of $version ($rev) are identical:"
 cat "$tmp/one.sums"
