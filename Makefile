@@ -49,12 +49,13 @@ fmt:
 	gofmt -w $$(git ls-files '*.go')
 
 # Release builds (tools/package, a module of its own so nfpm stays out of
-# go.mod): static binaries, the version stamped in, reproducible. VERSION
+# go.mod, and so out of `go test ./...`: its own tests run first here):
+# static binaries, the version stamped in, reproducible. VERSION
 # and SOURCE_DATE_EPOCH come from git; outside a checkout pass both.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 ARCH ?= $(shell $(GO) env GOARCH)
-PACKAGE = cd tools/package && $(GO) run . -src $(CURDIR) -out $(CURDIR)/dist \
+PACKAGE = cd tools/package && $(GO) test -count=1 . && $(GO) run . -src $(CURDIR) -out $(CURDIR)/dist \
 	-version '$(VERSION)' -epoch '$(SOURCE_DATE_EPOCH)'
 
 # The Debian package for this machine's architecture (or ARCH=arm64),
@@ -62,8 +63,10 @@ PACKAGE = cd tools/package && $(GO) run . -src $(CURDIR) -out $(CURDIR)/dist \
 package:
 	$(PACKAGE) -arch $(ARCH)
 
-# Every release architecture, and the checksums of what was built.
+# Every release architecture, and the checksums of what was built (into
+# a clean dist/).
 release:
+	rm -rf dist
 	$(PACKAGE) -arch amd64,arm64
 	cd dist && sha256sum microvm_*.deb linux-*/microvm* > SHA256SUMS
 
