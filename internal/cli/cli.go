@@ -184,6 +184,10 @@ microvm.nix's short forms keep working:
 		return usageError("%v (see %s --help)", err, cmd.CommandPath())
 	})
 	root.CompletionOptions.DisableDefaultCmd = true
+	// --version, as `microvm version`; cobra adds the flag when Version
+	// is set.
+	root.Version = Version()
+	root.SetVersionTemplate(versionLine())
 	root.AddCommand(
 		newCreateCmd(e),
 		newUpdateCmd(e),
@@ -207,6 +211,7 @@ microvm.nix's short forms keep working:
 		newHostCmd(e),
 		newSystemdCmd(e),
 		newPreflightProbeCmd(e),
+		newVersionCmd(e),
 	)
 	return root
 }
