@@ -21,6 +21,7 @@ test:
 	./scripts/install-deps.sh || echo "continuing without them: the boot tests will skip"
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 45m ./...
+	cd tools/package && $(GO) vet . && $(GO) test -count=1 .
 
 # The distribution tier alone: a debootstrap'd Debian guest (its image
 # cached in /var/cache/microvm-test) boots from an overlay, gets its
