@@ -8,23 +8,27 @@ import (
 	"strings"
 	"time"
 
-	"github.com/charmbracelet/bubbles/key"
-	"github.com/charmbracelet/bubbles/table"
-	tea "github.com/charmbracelet/bubbletea"
-	"github.com/charmbracelet/lipgloss"
-	"github.com/muesli/termenv"
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/table"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/colorprofile"
 
 	"github.com/microvm-host/microvm/internal/printable"
 )
 
 // runTopUI runs the live view on the terminal in/out until q, Ctrl-C or
 // ctx ends.
+//
+// Bubble Tea v2, not v1: v1 asks the terminal for its background colour
+// in a package init, so every microvm command, not only top, waited 5 s
+// on a terminal that does not answer (apt's pty, script, serial consoles).
 func runTopUI(ctx context.Context, in, out *os.File, src *topSource, col int, every time.Duration) error {
 	// Only bold and reverse video, never colours: the view reads the same
 	// on every terminal and with NO_COLOR, and the selected row must show
 	// on all of them. The ANSI profile keeps those attributes where
 	// NO_COLOR would drop every one.
-	r := lipgloss.NewRenderer(out, termenv.WithProfile(termenv.ANSI))
+	plain := lipgloss.NewStyle()
 	m := &topModel{ctx: ctx, src: src, every: every, col: col, desc: topColumns[col].Desc}
 	m.table = table.New(
 		table.WithFocused(true),
@@ -37,13 +41,13 @@ func runTopUI(ctx context.Context, in, out *os.File, src *topSource, col int, ev
 			GotoBottom: key.NewBinding(key.WithKeys("end")),
 		}),
 		table.WithStyles(table.Styles{
-			Header:   r.NewStyle().Bold(true).PaddingRight(1),
-			Cell:     r.NewStyle().PaddingRight(1),
-			Selected: r.NewStyle().Reverse(true),
+			Header:   plain.Bold(true).PaddingRight(1),
+			Cell:     plain.PaddingRight(1),
+			Selected: plain.Reverse(true),
 		}),
 	)
-	m.title = r.NewStyle().Bold(true)
-	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithInput(in), tea.WithOutput(out), tea.WithContext(ctx))
+	m.title = plain.Bold(true)
+	p := tea.NewProgram(m, tea.WithInput(in), tea.WithOutput(out), tea.WithContext(ctx), tea.WithColorProfile(colorprofile.ANSI))
 	_, err := p.Run()
 	if errors.Is(err, tea.ErrInterrupted) || (errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil) {
 		return nil
@@ -103,10 +107,11 @@ func (m *topModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.fetch()
 	case tea.WindowSizeMsg:
 		m.width = msg.Width
+		m.table.SetWidth(msg.Width) // a viewport of width 0 shows no rows
 		m.table.SetHeight(max(msg.Height-2, 2)) // the title and the keys
 		m.refill()
 		return m, nil
-	case tea.KeyMsg:
+	case tea.KeyPressMsg:
 		switch k := msg.String(); k {
 		case "q", "ctrl+c":
 			return m, tea.Quit
@@ -175,7 +180,7 @@ func (m *topModel) refill() {
 	m.table.SetCursor(cursor)
 }
 
-func (m *topModel) View() string {
+func (m *topModel) View() tea.View {
 	var b strings.Builder
 	status := fmt.Sprintf("microvm top: %d VMs, %d running", len(m.rows), m.running)
 	switch {
@@ -188,5 +193,7 @@ func (m *topModel) View() string {
 	b.WriteString("\n")
 	b.WriteString(m.table.View())
 	b.WriteString("\nq quit · sort: n name, s state, c cpu, m mem, x rx, t tx, d disk, u uptime, r restarts")
-	return b.String()
+	v := tea.NewView(b.String())
+	v.AltScreen = true
+	return v
 }
