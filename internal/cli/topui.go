@@ -107,7 +107,7 @@ func (m *topModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.fetch()
 	case tea.WindowSizeMsg:
 		m.width = msg.Width
-		m.table.SetWidth(msg.Width) // a viewport of width 0 shows no rows
+		m.table.SetWidth(msg.Width)             // a viewport of width 0 shows no rows
 		m.table.SetHeight(max(msg.Height-2, 2)) // the title and the keys
 		m.refill()
 		return m, nil
