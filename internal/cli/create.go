@@ -46,6 +46,16 @@ func create(ctx context.Context, e *env, name, from string) error {
 		}
 	}
 	sweep(ctx, e)
+	if err := createOwned(ctx, e, name, src, state.OwnerNone); err != nil {
+		return err
+	}
+	e.printf("Created MicroVM %s from %s.\nStart it with: microvm run %s\n", name, src, name)
+	return nil
+}
+
+// createOwned creates the VM name from src with owner's record (none
+// for a VM made by hand), written before the VM appears under its name.
+func createOwned(ctx context.Context, e *env, name string, src state.Source, owner state.Owner) error {
 	d, err := e.state()
 	if err != nil {
 		return err
@@ -91,6 +101,11 @@ func create(ctx context.Context, e *env, name, from string) error {
 	if err := state.WriteSource(stage.Path, src); err != nil {
 		return err
 	}
+	if owner != state.OwnerNone {
+		if err := stage.SetOwner(owner); err != nil {
+			return err
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("creating VM %q: %w", name, err)
 	}
@@ -100,6 +115,5 @@ func create(ctx context.Context, e *env, name, from string) error {
 	if err := addGCRoots(d, name, inst.runner); err != nil {
 		fmt.Fprintf(e.stderr, "microvm: warning: %v\n", err)
 	}
-	e.printf("Created MicroVM %s from %s.\nStart it with: microvm run %s\n", name, src, name)
 	return nil
 }

@@ -54,6 +54,9 @@ const (
 	// images that boot them (package oci), root's (0700), content
 	// addressed, so VMs of one image share the flattening.
 	ImagesDir = ".images"
+	// KubeletDir holds the Kubernetes provider's record of each Pod it
+	// made a VM for (package kubelet), root's (0700).
+	KubeletDir = ".kubelet"
 )
 
 // DefaultRuntimeDir holds sockets that live as long as the host runs:
