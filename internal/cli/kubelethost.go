@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/microvm-host/microvm/internal/api"
@@ -23,6 +24,10 @@ type kubeletHost struct {
 	d       *state.Dir
 	daemon  *api.Client
 	records kubelet.Records
+	// mu serialises creates and removes: they share the env (its builder
+	// and host configuration), which the one-shot verbs never needed to
+	// be safe for concurrent use.
+	mu sync.Mutex
 }
 
 // stopKillAfter is how long a Pod's VM gets after SIGTERM, once its grace
@@ -38,6 +43,8 @@ func (h *kubeletHost) Create(ctx context.Context, p kubelet.Plan) error {
 	if err != nil {
 		return err
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	return createOwned(ctx, h.e, p.VM, src, state.OwnerKubelet)
 }
 
@@ -61,6 +68,8 @@ func (h *kubeletHost) Stop(ctx context.Context, name string, timeout time.Durati
 
 func (h *kubeletHost) Remove(ctx context.Context, name string) error {
 	owner := state.OwnerKubelet
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	_, err := removeOwned(ctx, h.e, name, true, &owner)
 	if errors.Is(err, state.ErrNotExist) {
 		return nil
