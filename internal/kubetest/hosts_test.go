@@ -30,6 +30,9 @@ type host struct {
 	pki      *pki
 	microvm  string
 	daemonAt *api.Client
+	// top is the test that made the host: its processes live as long
+	// as it, not as the subtest that (re)starts them.
+	top *testing.T
 }
 
 func (h *host) stateDir() string   { return filepath.Join(h.dir, "state") }
@@ -38,7 +41,7 @@ func (h *host) runtimeDir() string { return filepath.Join(h.dir, "run") }
 func newHost(t *testing.T, i int, ns string, p *pki, maxPods int, extraEnv []string) *host {
 	self, err := os.Executable()
 	check(t, err)
-	h := &host{i: i, name: fmt.Sprintf("host%d", i), ns: ns, dir: t.TempDir(), maxPods: maxPods, pki: p, microvm: self}
+	h := &host{i: i, name: fmt.Sprintf("host%d", i), ns: ns, dir: t.TempDir(), maxPods: maxPods, pki: p, microvm: self, top: t}
 	// The VMs run as root: the tier tests the node, not the drop to
 	// the VM user. A VM that stops is not restarted by the daemon:
 	// Kubernetes decides (it replaces a failed Pod).
@@ -55,7 +58,7 @@ func newHost(t *testing.T, i int, ns string, p *pki, maxPods int, extraEnv []str
 // provider.
 func (h *host) start(t *testing.T) {
 	t.Helper()
-	d := startIn(t, h.ns, h.dir, "daemon", h.env, h.microvm, "daemon")
+	d := startIn(h.top, h.ns, h.dir, "daemon", h.env, h.microvm, "daemon")
 	deadline := time.Now().Add(time.Minute)
 	for !h.daemonAt.Available() {
 		if time.Now().After(deadline) {
@@ -63,7 +66,7 @@ func (h *host) start(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	k := startIn(t, h.ns, h.dir, "kubelet", h.env, h.microvm, "kubelet",
+	k := startIn(h.top, h.ns, h.dir, "kubelet", h.env, h.microvm, "kubelet",
 		"--kubeconfig", h.pki.kubeconfig, "--node-name", h.name, "--address", hostAddr(h.i),
 		"--client-ca", h.pki.path("ca.pem"), "--kvm", "off",
 		"--max-pods", strconv.Itoa(h.maxPods), "--reconcile", "5s")

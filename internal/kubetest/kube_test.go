@@ -23,6 +23,10 @@ import (
 
 const ns = "default"
 
+// stubGrace is the Pods' grace period: virtual-kubelet deletes a Pod
+// from the API only that long after it asked the provider to.
+const stubGrace = 5 * time.Second
+
 // cluster is the control plane and the three hosts.
 type cluster struct {
 	client *kubernetes.Clientset
@@ -158,12 +162,14 @@ func nodeReady(n *corev1.Node) bool {
 }
 
 // vmPodSpec is a Pod that becomes a VM: it tolerates the node taint,
-// and is evicted 2 s after its node becomes unreachable.
+// is evicted 2 s after its node becomes unreachable, and its guest has
+// 5 s to shut down.
 func vmPodSpec(image string, annotations map[string]string) corev1.PodTemplateSpec {
-	two := int64(2)
+	two, grace := int64(2), int64(stubGrace/time.Second)
 	return corev1.PodTemplateSpec{
 		ObjectMeta: metav1.ObjectMeta{Annotations: annotations},
 		Spec: corev1.PodSpec{
+			TerminationGracePeriodSeconds: &grace,
 			Containers: []corev1.Container{{Name: "vm", Image: image, Resources: corev1.ResourceRequirements{
 				Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
 			}}},
@@ -387,7 +393,7 @@ func testScaleDown(t *testing.T, c *cluster) {
 		evs, err := c.client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("involvedObject.name", p.Name).String()})
 		check(t, err)
 		for _, e := range evs.Items {
-			if e.Reason == kubelet.EventStopped && strings.Contains(e.Message, "grace period 30s") {
+			if e.Reason == kubelet.EventStopped && strings.Contains(e.Message, "grace period "+stubGrace.String()) {
 				stopped++
 			}
 		}
