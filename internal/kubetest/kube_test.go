@@ -580,7 +580,11 @@ func testThirtyPods(t *testing.T, c *cluster) {
 	check(t, c.client.AppsV1().Deployments(ns).Delete(ctx, "thirty", metav1.DeleteOptions{}))
 	took = waitFor(t, 3*time.Minute, "30 VMs removed", func() (bool, string) {
 		n := 0
-		for _, vms := range c.vmsOf(t) {
+		for _, h := range c.hosts {
+			vms, err := h.vms(t.Context())
+			if err != nil {
+				return false, h.name + ": " + err.Error()
+			}
 			n += len(vms)
 		}
 		return n == 0, fmt.Sprintf("%d VMs left", n)
