@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/microvm
 
-.PHONY: all build test test-systemd test-debian test-package demo bench fmt clean package release reproducible
+.PHONY: all build test test-systemd test-debian test-package test-kube demo bench fmt clean package release reproducible
 
 all: build
 
@@ -36,6 +36,15 @@ test-debian:
 test-systemd:
 	./scripts/install-deps.sh || echo "continuing without them: the tier will skip"
 	$(GO) test -count=1 -v ./internal/systemdtest/
+
+# The cluster tier alone: microvm kubelet on three hosts against a real
+# control plane (etcd, kube-apiserver, scheduler, controller-manager),
+# built from Go modules by scripts/build-kube.sh into a per-machine cache
+# (/var/cache/microvm-test/kube; about 15 minutes the first time). Root
+# only; skips when the control plane cannot be built.
+test-kube:
+	./scripts/install-deps.sh || echo "continuing without them: the real VM scenario will skip"
+	$(GO) test -count=1 -timeout 45m -v ./internal/kubetest/
 
 # Boot a real guest under qemu in a throwaway state directory and shut it
 # down gracefully; installs the Debian packages it needs when missing.

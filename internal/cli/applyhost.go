@@ -58,7 +58,12 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 }
 
 func (h *applyHost) Create(ctx context.Context, name string, src state.Source) error {
-	return createFrom(ctx, h.envFor(name), name, src, state.OwnerApply)
+	e := h.envFor(name)
+	if err := createOwned(ctx, e, name, src, state.OwnerApply); err != nil {
+		return err
+	}
+	e.printf("Created MicroVM %s from %s.\n", name, src)
+	return nil
 }
 
 func (h *applyHost) Start(ctx context.Context, name string) error {

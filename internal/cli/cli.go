@@ -202,6 +202,7 @@ microvm.nix's short forms keep working:
 		newEventsCmd(e),
 		newTopCmd(e),
 		newDaemonCmd(e),
+		newKubeletCmd(e),
 		newMetricsCmd(e),
 		newConsoleCmd(e),
 		newLogsCmd(e),

@@ -46,12 +46,16 @@ func create(ctx context.Context, e *env, name, from string) error {
 		}
 	}
 	sweep(ctx, e)
-	return createFrom(ctx, e, name, src, state.OwnerNone)
+	if err := createOwned(ctx, e, name, src, state.OwnerNone); err != nil {
+		return err
+	}
+	e.printf("Created MicroVM %s from %s.\nStart it with: microvm run %s\n", name, src, name)
+	return nil
 }
 
-// createFrom creates the VM name from src, recording owner as the tool
-// that made it (state.OwnerNone: by hand).
-func createFrom(ctx context.Context, e *env, name string, src state.Source, owner state.Owner) error {
+// createOwned creates the VM name from src with owner's record (none
+// for a VM made by hand), written before the VM appears under its name.
+func createOwned(ctx context.Context, e *env, name string, src state.Source, owner state.Owner) error {
 	d, err := e.state()
 	if err != nil {
 		return err
@@ -111,6 +115,5 @@ func createFrom(ctx context.Context, e *env, name string, src state.Source, owne
 	if err := addGCRoots(d, name, inst.runner); err != nil {
 		fmt.Fprintf(e.stderr, "microvm: warning: %v\n", err)
 	}
-	e.printf("Created MicroVM %s from %s.\nStart it with: microvm run %s\n", name, src, name)
 	return nil
 }

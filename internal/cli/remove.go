@@ -35,20 +35,41 @@ was left behind by a crash (no process runs), never a running one.`,
 }
 
 func remove(ctx context.Context, e *env, name string, force bool) error {
-	d, unlock, err := lockVM(ctx, e, name, "removing")
+	removed, err := removeOwned(ctx, e, name, force, nil)
 	if err != nil {
 		return err
 	}
+	e.printf("Removed MicroVM %s", name)
+	if removed > 0 {
+		e.printf(" and %d unused runner(s)", removed)
+	}
+	e.printf(".\n")
+	return nil
+}
+
+// removeOwned removes name, and says how many unused runners went with
+// it. With owner set, a VM not recorded as owner's is refused, checked
+// under the VM's lock (see state.Owner).
+func removeOwned(ctx context.Context, e *env, name string, force bool, owner *state.Owner) (int, error) {
+	d, unlock, err := lockVM(ctx, e, name, "removing")
+	if err != nil {
+		return 0, err
+	}
 	defer unlock()
+	if owner != nil {
+		if got, err := d.ReadOwner(name); err != nil || got != *owner {
+			return 0, fmt.Errorf("removing %q: it is not %q's (owner %q, %v)", name, string(*owner), string(got), err)
+		}
+	}
 	vm := d.Inspect(name)
 	switch {
 	case vm.Running:
-		return fmt.Errorf("removing %q: it is running (pid %d); stop it first", name, vm.Process.PID)
+		return 0, fmt.Errorf("removing %q: it is running (pid %d); stop it first", name, vm.Process.PID)
 	case vm.Booted != "" && !force:
-		return fmt.Errorf("removing %q: it is booted (booted link exists) but no process of it runs; if it crashed, pass --force", name)
+		return 0, fmt.Errorf("removing %q: it is booted (booted link exists) but no process of it runs; if it crashed, pass --force", name)
 	}
 	if err := d.Remove(name); err != nil {
-		return err
+		return 0, err
 	}
 	if err := supervisor.RemoveExit(state.RuntimeDir(), name); err != nil {
 		fmt.Fprintf(e.stderr, "microvm: warning: %v\n", err)
@@ -60,10 +81,5 @@ func remove(ctx context.Context, e *env, name string, force bool) error {
 	if err != nil {
 		fmt.Fprintf(e.stderr, "microvm: warning: %v\n", err)
 	}
-	e.printf("Removed MicroVM %s", name)
-	if len(removed) > 0 {
-		e.printf(" and %d unused runner(s)", len(removed))
-	}
-	e.printf(".\n")
-	return nil
+	return len(removed), nil
 }

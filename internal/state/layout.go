@@ -58,6 +58,9 @@ const (
 	// directory NAME-TIMESTAMP each (Retire), root's (0700): the data is
 	// the user's to move back or delete.
 	RemovedDir = ".removed"
+	// KubeletDir holds the Kubernetes provider's record of each Pod it
+	// made a VM for (package kubelet), root's (0700).
+	KubeletDir = ".kubelet"
 )
 
 // DefaultRuntimeDir holds sockets that live as long as the host runs:
