@@ -20,22 +20,9 @@ trap cleanup EXIT
 go build -o "$work/microvm" ./cmd/microvm
 m=$work/microvm
 printf 'user = "%s"\ngroup = "%s"\nmetricsListen = "127.0.0.1:%s"\n' "$(id -un)" "$(id -gn)" "$port" > "$work/host.toml"
-mkdir -p "$work/runner/bin"
-cat > "$work/runner/bin/microvm-run" <<'SH'
-#!/bin/sh
-trap 'exit 0' USR1 TERM
-while :; do sleep 3600 & wait $!; done
-SH
-cat > "$work/runner/bin/microvm-shutdown" <<'SH'
-#!/bin/sh
-kill -USR1 "$MAINPID"
-SH
-chmod +x "$work/runner/bin/"*
-for i in $(seq "$n"); do "$m" create "vm$i" --from "$work/runner" >/dev/null; done
-
-"$m" daemon 2>"$work/daemon.log" &
-dpid=$!
-until [ -S "$work/run/microvm.sock" ]; do sleep 0.05; done
+. scripts/stub-vms.sh
+stub_vms
+start_daemon
 names=(); for i in $(seq "$n"); do names+=("vm$i"); done
 printf '%s\n' "${names[@]}" | xargs -P 8 -n 25 "$m" start >/dev/null
 ms() { echo $(( (${EPOCHREALTIME/./} - $1) / 1000 )); }
