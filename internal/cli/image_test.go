@@ -56,8 +56,9 @@ type buildError struct {
 func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
 
 // ociimage OUT.tar KIND [ARG...]: write a docker-archive of an image made
-// of the host's busybox whose entrypoint is ARG... (KIND "run"); KIND
-// "none" has no entrypoint or cmd; "dotdot", "symlink" and "hardlink" run
+// of the host's busybox whose entrypoint is ARG... (KIND "run"), or
+// whose cmd is ARG... and has no entrypoint (KIND "cmd"); KIND "none"
+// has no entrypoint or cmd; "dotdot", "symlink" and "hardlink" run
 // ARG... too, but add a layer that escapes the root: an entry named
 // ../escaped, an entry below an absolute symlink to $WORK/outside, a hard
 // link to ../../etc/shadow.
@@ -81,6 +82,8 @@ func cmdOCIImage(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	switch kind := args[1]; {
 	case kind == "run":
+	case kind == "cmd":
+		cfg = v1.Config{Cmd: args[2:]}
 	case kind == "none":
 		cfg = v1.Config{}
 	case evil[kind] != nil:

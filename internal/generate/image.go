@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/microvm-host/microvm/internal/guest/ociinit"
 	"github.com/microvm-host/microvm/internal/spec"
 )
 
@@ -27,6 +28,11 @@ type Image struct {
 	Modules string `json:"modules,omitempty"`
 	// Args is the process the image runs, for `microvm build` to show.
 	Args []string `json:"args,omitempty"`
+	// Process is what the VM runs instead of the image's own process,
+	// resolved from the spec's [process] and the image's config; nil
+	// when the spec has none. The host appends it to the VM's initramfs
+	// (ociinit.ProcessFile).
+	Process *ociinit.Process `json:"process,omitempty"`
 }
 
 // checkImage makes sure an image spec comes with its resolution.
@@ -53,7 +59,7 @@ func hashImage(h io.Writer, img *Image) error {
 		return nil
 	}
 	c := *img
-	c.Args = nil // follows from Config
+	c.Args, c.Process = nil, nil // follow from Config and the spec
 	io.WriteString(h, "image\x00")
 	return json.NewEncoder(h).Encode(c)
 }

@@ -90,7 +90,11 @@ func (b Build) Describe() []string {
 	}
 	if i := b.Image; i != nil {
 		// The process comes from the image's config: escaped.
-		out = append(out, fmt.Sprintf("Boots image %s (config %s), which runs %s.", printable.Text(i.Ref), i.Config, printable.Text(strings.Join(i.Args, " "))))
+		runs := "which runs %s"
+		if i.Process != nil {
+			runs = "running %s instead of its own process (the spec's [process])"
+		}
+		out = append(out, fmt.Sprintf("Boots image %s (config %s), "+runs+".", printable.Text(i.Ref), i.Config, printable.Text(strings.Join(i.Args, " "))))
 	}
 	for _, n := range b.Notes {
 		out = append(out, "Note: "+n+".")

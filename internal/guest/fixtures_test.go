@@ -125,6 +125,14 @@ func readCPIO(t *testing.T, gz []byte) []cpioEntry {
 	if err != nil {
 		t.Fatal(err)
 	}
+	entries, _ := parseCPIO(t, raw)
+	return entries
+}
+
+// parseCPIO parses an uncompressed newc archive up to its trailer, and
+// says how many bytes of raw it took.
+func parseCPIO(t *testing.T, raw []byte) ([]cpioEntry, int) {
+	t.Helper()
 	var out []cpioEntry
 	for off := 0; ; {
 		if len(raw) < off+110 || string(raw[off:off+6]) != "070701" {
@@ -143,7 +151,7 @@ func readCPIO(t *testing.T, gz []byte) []cpioEntry {
 		e := cpioEntry{name: name, mode: field(1), data: string(raw[dataOff : dataOff+size]), major: field(9), minor: field(10)}
 		off = pad4(dataOff + size)
 		if name == "TRAILER!!!" {
-			return out
+			return out, off
 		}
 		out = append(out, e)
 	}

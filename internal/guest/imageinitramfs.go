@@ -88,3 +88,26 @@ func CheckImageModules(dir string) error {
 	_, err = ix.order(ImageModules, nil)
 	return err
 }
+
+// AppendFiles appends to an initramfs of size bytes, open for writing at
+// its end in w, an uncompressed newc archive of files (path → content,
+// mode 0644). The kernel unpacks concatenated archives in turn, so these
+// files join the others: this is how one VM's own files (its process,
+// ociinit.ProcessFile) join the initramfs its image's VMs share, without
+// rebuilding it. The kernel looks for a header only at a multiple of four
+// bytes, so zeros pad the initramfs to one first.
+func AppendFiles(w io.Writer, size int64, files map[string][]byte) error {
+	if pad := pad4(int(size%4)) - int(size%4); pad > 0 {
+		if _, err := w.Write(make([]byte, pad)); err != nil {
+			return err
+		}
+	}
+	a := newArchive()
+	for p, data := range files {
+		a.file(p, 0o644, data)
+	}
+	if err := a.writeTo(w); err != nil {
+		return fmt.Errorf("appending to the initramfs: %w", err)
+	}
+	return nil
+}

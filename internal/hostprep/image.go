@@ -2,12 +2,14 @@ package hostprep
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/microvm-host/microvm/internal/generate"
+	"github.com/microvm-host/microvm/internal/guest/ociinit"
 	"github.com/microvm-host/microvm/internal/oci"
 	"github.com/microvm-host/microvm/internal/oci/imageref"
 	"github.com/microvm-host/microvm/internal/runner"
@@ -69,7 +71,16 @@ func (p *Prep) ImageUp(ctx context.Context, vm, vmDir string, r *runner.Runner) 
 	if err := c.Link(disk, dir, state.ImageRootFile); err != nil {
 		return err
 	}
-	return c.Link(initrd, dir, state.ImageInitrdFile)
+	if img.Process == nil {
+		return c.Link(initrd, dir, state.ImageInitrdFile)
+	}
+	// The spec changes the image's process: this VM gets its own copy
+	// of the initramfs, with the process the init runs instead.
+	proc, err := json.Marshal(img.Process)
+	if err != nil {
+		return err
+	}
+	return c.PlaceInitrdWith(initrd, dir, state.ImageInitrdFile, map[string][]byte{ociinit.ProcessFile: proc})
 }
 
 // ImageDown removes the VM's links to the image cache after it stopped;

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -261,5 +262,40 @@ func TestLinkReplacesWhatIsThere(t *testing.T) {
 	b, _ = os.Lstat(filepath.Join(vmDir, "image-root.ext4"))
 	if !os.SameFile(a, b) {
 		t.Errorf("%s is not a link to the cache entry: %v", b.Name(), b.Mode())
+	}
+}
+
+// TestPlaceInitrdWith: a VM's own initramfs is the cached one with its
+// files appended, 0640 whatever the umask, replacing what the VM user
+// put under its name, and the cache entry stays as it was.
+func TestPlaceInitrdWith(t *testing.T) {
+	c := newCache(t)
+	os.MkdirAll(c.Dir, 0o700)
+	src := filepath.Join(c.Dir, "initrd")
+	os.WriteFile(src, []byte("shared"), 0o640)
+	vmDir := t.TempDir()
+	os.Symlink("/etc/passwd", filepath.Join(vmDir, "image-initrd.img"))
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	if err := c.PlaceInitrdWith(src, vmDir, "image-initrd.img", map[string][]byte{"etc/x": []byte("y")}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(vmDir, "image-initrd.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "shared", two zeros to a multiple of four, then a newc archive.
+	if !strings.HasPrefix(string(got), "shared\x00\x00070701") || !strings.Contains(string(got), "etc/x\x00") {
+		t.Errorf("VM initramfs %q", got)
+	}
+	fi, _ := os.Lstat(filepath.Join(vmDir, "image-initrd.img"))
+	if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o640 {
+		t.Errorf("VM initramfs mode %v; want a regular file, 0640", fi.Mode())
+	}
+	if b, _ := os.ReadFile(src); string(b) != "shared" {
+		t.Errorf("cache entry changed: %q", b)
+	}
+	if left, _ := os.ReadDir(c.Staging); len(left) > 0 {
+		t.Errorf("staging left behind: %v", left)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -56,4 +57,60 @@ func (c *Cache) Initrd(ctx context.Context, init, modulesDir string) (string, er
 		return "", fmt.Errorf("the initramfs of image VMs: %w", err)
 	}
 	return final, nil
+}
+
+// PlaceInitrdWith puts into dir, as name, a copy of the cached initramfs
+// initrd with files appended (guest.AppendFiles): a VM's own files, such
+// as its process (ociinit.ProcessFile), after what every VM of its kernel
+// shares. The copy is made in the staging directory, root:Group 0640 as
+// cache entries are, and renamed into place as Link's links are. It is
+// made again at every start, and not kept in the cache: a Pod's
+// environment differs from one replica to the next.
+func (c *Cache) PlaceInitrdWith(initrd, dir, name string, files map[string][]byte) error {
+	if err := os.MkdirAll(c.Staging, 0o700); err != nil {
+		return err
+	}
+	stage, err := os.MkdirTemp(c.Staging, c.Prefix+"initrd-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stage)
+	tmp := filepath.Join(stage, name)
+	if err := copyAppending(initrd, tmp, files); err != nil {
+		return fmt.Errorf("the VM's initramfs: %w", err)
+	}
+	if c.Group >= 0 {
+		if err := os.Chown(tmp, 0, c.Group); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(tmp, 0o640); err != nil { // whatever the umask
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return fmt.Errorf("placing %s: %w", name, err)
+	}
+	return nil
+}
+
+// copyAppending copies src to the new file dst and appends files.
+func copyAppending(src, dst string, files map[string][]byte) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	n, err := io.Copy(out, in)
+	if err != nil {
+		return err
+	}
+	if err := guest.AppendFiles(out, n, files); err != nil {
+		return err
+	}
+	return out.Close()
 }

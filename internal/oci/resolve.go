@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -27,6 +28,9 @@ type Resolved struct {
 	// runner is rebuilt; "" for local images.
 	Manifest string
 	Process  ociinit.Config
+	// Entrypoint and Cmd are the image's, whose concatenation is
+	// Process.Args, for a spec that replaces one of them (WithProcess).
+	Entrypoint, Cmd []string
 }
 
 // Resolve reads the image r names: for a registry image its manifest and
@@ -60,7 +64,53 @@ func Resolve(ctx context.Context, r imageref.Ref) (*Resolved, error) {
 	}
 	p.Image, p.Digest = r.String(), res.Config
 	res.Process = p
+	res.Entrypoint, res.Cmd = cf.Config.Entrypoint, cf.Config.Cmd
 	return res, nil
+}
+
+// WithProcess is the process of a VM whose spec changes its image's,
+// by the rules of a Kubernetes container (and `docker run --entrypoint`):
+// command replaces the entrypoint and drops the cmd; args replace the
+// cmd; env entries are added, replacing the image's of the same name in
+// place; workingDir replaces the image's. What is not set stays the
+// image's.
+func (r *Resolved) WithProcess(command, args, env []string, workingDir string) (ociinit.Process, error) {
+	argv := append([]string(nil), r.Entrypoint...)
+	if len(command) > 0 {
+		argv = append([]string(nil), command...)
+	}
+	switch {
+	case len(args) > 0:
+		argv = append(argv, args...)
+	case len(command) == 0:
+		argv = append(argv, r.Cmd...)
+	}
+	p := ociinit.Process{Args: argv, Env: mergeEnv(r.Process.Env, env), WorkingDir: workingDir}
+	if err := p.Check(); err != nil {
+		return ociinit.Process{}, err
+	}
+	return p, nil
+}
+
+// mergeEnv is base with each NAME=VALUE of add set in it: in the place
+// of base's entry of that name, or at the end.
+func mergeEnv(base, add []string) []string {
+	out := append([]string(nil), base...)
+	at := map[string]int{}
+	for i, e := range out {
+		k, _, _ := strings.Cut(e, "=")
+		at[k] = i
+	}
+	for _, e := range add {
+		k, _, _ := strings.Cut(e, "=")
+		if i, ok := at[k]; ok {
+			out[i] = e
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, e)
+	}
+	return out
 }
 
 // ProcessOf is the process an image runs, from its config: entrypoint

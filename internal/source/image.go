@@ -64,6 +64,13 @@ func (b *Builder) resolveImage(ctx context.Context, s *spec.Spec) (*generate.Ima
 		return nil, fmt.Errorf("image %q: %w", s.Image, err)
 	}
 	img := &generate.Image{Ref: ref.String(), Config: res.Config, Manifest: res.Manifest, Init: b.Init, Args: res.Process.Args}
+	if p := s.Process; p != nil {
+		proc, err := res.WithProcess(p.Command, p.Args, p.Env, p.WorkingDir)
+		if err != nil {
+			return nil, fmt.Errorf("image %q with [process]: %w; expected command, or the image's entrypoint followed by args, to name a program", s.Image, err)
+		}
+		img.Process, img.Args = &proc, proc.Args
+	}
 	if img.Init == "" {
 		img.Init = findInit(b.Microvm)
 	}

@@ -300,3 +300,19 @@ func FuzzParseBytes(f *testing.F) {
 		}
 	})
 }
+
+func TestParseImageProcess(t *testing.T) {
+	got, err := Parse("testdata/good/image-process.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Process{
+		Command:    []string{"/bin/sh", "-c"},
+		Args:       []string{`echo "$GREETING from $(pwd)"`},
+		Env:        []string{"GREETING=hello", "EMPTY="},
+		WorkingDir: "/srv",
+	}
+	if diff := cmp.Diff(want, got.Process); diff != "" {
+		t.Errorf("process (-want +got):\n%s", diff)
+	}
+}

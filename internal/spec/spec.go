@@ -23,7 +23,10 @@ type Spec struct {
 	// initramfs of microvm's, whose init runs the image's entrypoint and
 	// cmd (package oci). Left out of the JSON (the runner's identity)
 	// when empty, so specs without one keep their identity.
-	Image        string   `toml:"image" json:",omitempty"`
+	Image string `toml:"image" json:",omitempty"`
+	// Process changes what an image VM runs; nil runs the image's own
+	// process. Left out of the JSON (the runner's identity) when nil.
+	Process      *Process `toml:"process" json:",omitempty"`
 	KernelParams []string `toml:"kernelParams"`
 	// Socket is the hypervisor's control socket; default "NAME.sock".
 	// An explicit empty string disables it, and with it graceful shutdown.
@@ -59,6 +62,21 @@ type Spec struct {
 	Kvmtool         ExtraArgs   `toml:"kvmtool"`
 	Stratovirt      ExtraArgs   `toml:"stratovirt"`
 	Alioth          ExtraArgs   `toml:"alioth"`
+}
+
+// Process is the [process] table of an image VM: what it runs instead
+// of what its image says, by the rules of a Kubernetes container.
+type Process struct {
+	// Command replaces the image's entrypoint, and drops its cmd.
+	Command []string `toml:"command" json:",omitempty"`
+	// Args replaces the image's cmd: the arguments of the entrypoint, or
+	// of Command when it is set too.
+	Args []string `toml:"args" json:",omitempty"`
+	// Env entries, NAME=VALUE, are added to the image's environment; a
+	// NAME it has already gets the new value.
+	Env []string `toml:"env" json:",omitempty"`
+	// WorkingDir, absolute, replaces the image's working directory.
+	WorkingDir string `toml:"workingDir" json:",omitempty"`
 }
 
 // Interface is a guest network interface.

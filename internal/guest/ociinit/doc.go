@@ -9,8 +9,10 @@
 //     top, so the process can write, in memory, without touching the disk;
 //   - configures the network and mounts volumes and shares as the kernel
 //     command line says (Options), in the demo guest's conventions;
-//   - switches into the image's root and runs its process (Config) as
-//     its user, with the console as stdin, stdout and stderr;
+//   - switches into the image's root and runs its process (Config, or
+//     the VM's own Process where the host added ProcessFile to the
+//     initramfs) as its user, with the console as stdin, stdout and
+//     stderr;
 //   - forwards a power-off request — Ctrl+Alt+Del (SIGINT to PID 1), the
 //     ACPI power button, SIGTERM — to the process as its stop signal;
 //   - when the process exits, ends every other process, writes ExitLine

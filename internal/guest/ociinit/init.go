@@ -89,6 +89,15 @@ func (in *initProcess) run() (code int, signal string) {
 		in.fail(err)
 		return exitCannotRun, ""
 	}
+	// Still in the initramfs, whose root is "/".
+	override, err := readProcess("")
+	if err != nil {
+		in.fail(err)
+		return exitCannotRun, ""
+	}
+	if override != nil {
+		override.Apply(cfg)
+	}
 	for _, err := range configureNetwork(opts, newRoot, in.say) {
 		in.fail(err)
 	}

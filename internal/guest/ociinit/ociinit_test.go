@@ -184,3 +184,34 @@ func TestQuote(t *testing.T) {
 		t.Errorf("quote = %s", got)
 	}
 }
+
+func TestReadProcess(t *testing.T) {
+	root := t.TempDir()
+	if p, err := readProcess(root); p != nil || err != nil {
+		t.Fatalf("readProcess without a file = %v, %v; want nil, nil", p, err)
+	}
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	file := filepath.Join(root, ProcessFile)
+	os.WriteFile(file, []byte(`{"args":["sh","-c","pwd"],"env":["A=1"],"workingDir":"/srv"}`), 0o644)
+	p, err := readProcess(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Config{Args: []string{"image"}, Env: []string{"B=2"}, WorkingDir: "/", User: "www", StopSignal: "SIGQUIT"}
+	p.Apply(c)
+	want := &Config{Args: []string{"sh", "-c", "pwd"}, Env: []string{"A=1"}, WorkingDir: "/srv", User: "www", StopSignal: "SIGQUIT"}
+	if diff := cmp.Diff(want, c); diff != "" {
+		t.Errorf("applied (-want +got):\n%s", diff)
+	}
+	for content, msg := range map[string]string{
+		`{"args":[]}`:                       "no program to run",
+		`{"args":["x"],"env":["NOEQ"]}`:     `environment entry "NOEQ": expected NAME=VALUE`,
+		`{"args":["x"],"workingDir":"rel"}`: "not absolute",
+		`{`:                                 ProcessFile,
+	} {
+		os.WriteFile(file, []byte(content), 0o644)
+		if _, err := readProcess(root); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("readProcess(%s) = %v; want an error with %q", content, err, msg)
+		}
+	}
+}
