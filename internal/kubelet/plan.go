@@ -108,15 +108,13 @@ func PlanPod(pod *corev1.Pod, c NodeConfig) (Plan, error) {
 		p.Runner = r
 		return p, nil
 	}
-	if len(ctr.Command) > 0 || len(ctr.Args) > 0 || len(ctr.Env) > 0 || len(ctr.EnvFrom) > 0 || ctr.WorkingDir != "" {
-		// issue 12: the image's own process is what the guest's init
-		// runs; passing a Pod's overrides to it is not done yet.
-		return Plan{}, refuse("Unsupported", "container %q sets command, args, env or workingDir, which are not passed to the guest yet; put them in the image (ENTRYPOINT, CMD, ENV, WORKDIR)", ctr.Name)
-	}
 	if ctr.Image == "" {
 		return Plan{}, refuse("InvalidImage", "container %q has no image", ctr.Name)
 	}
 	f := specFile{Vcpu: vcpu, Mem: mem, Image: ctr.Image, Kernel: pod.Annotations[AnnotationKernel]}
+	if f.Process, err = processOf(ctr); err != nil {
+		return Plan{}, err
+	}
 	if hv := pod.Annotations[AnnotationHypervisor]; hv != "" {
 		if !slices.Contains(c.Hypervisors, hv) {
 			return Plan{}, refuse("InvalidAnnotation", "annotation %s %q: this node runs %s; expected one of those (node label %sNAME)", AnnotationHypervisor, hv, orNone(c.Hypervisors), LabelHypervisorPrefix)
@@ -150,6 +148,78 @@ type specFile struct {
 	Image        string   `toml:"image"`
 	Kernel       string   `toml:"kernel,omitempty"`
 	KernelParams []string `toml:"kernelParams,omitempty"`
+	Process      *process `toml:"process,omitempty"`
+}
+
+// process is the spec's [process] table (spec.Process) a container sets.
+type process struct {
+	Command    []string `toml:"command,omitempty"`
+	Args       []string `toml:"args,omitempty"`
+	Env        []string `toml:"env,omitempty"`
+	WorkingDir string   `toml:"workingDir,omitempty"`
+}
+
+// processOf is what the container changes of its image's process, nil
+// for nothing. Its env is what virtual-kubelet resolved before the Pod
+// reached the provider (valueFrom, envFrom and the service links, as the
+// kubelet does), in a map's order: it is sorted, so that one Pod always
+// makes one spec. $(NAME) in command and args is expanded as the kubelet
+// does.
+func processOf(ctr corev1.Container) (*process, error) {
+	if len(ctr.Command) == 0 && len(ctr.Args) == 0 && len(ctr.Env) == 0 && ctr.WorkingDir == "" {
+		return nil, nil
+	}
+	p := &process{WorkingDir: ctr.WorkingDir}
+	vars := map[string]string{}
+	for _, e := range ctr.Env {
+		if e.ValueFrom != nil {
+			return nil, refuse("InvalidEnv", "container %q: env %s: valueFrom was not resolved; expected the node's pod controller to resolve it", ctr.Name, e.Name)
+		}
+		vars[e.Name] = e.Value
+		p.Env = append(p.Env, e.Name+"="+e.Value)
+	}
+	slices.Sort(p.Env)
+	for _, a := range ctr.Command {
+		p.Command = append(p.Command, expand(a, vars))
+	}
+	for _, a := range ctr.Args {
+		p.Args = append(p.Args, expand(a, vars))
+	}
+	return p, nil
+}
+
+// expand replaces each $(NAME) in s by NAME's value in vars, as the
+// kubelet does in a container's command and args: $$ is one $, and a
+// reference to a name vars does not hold stays as written.
+func expand(s string, vars map[string]string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' || i+1 == len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i++
+		case '(':
+			end := strings.IndexByte(s[i+2:], ')')
+			if end < 0 {
+				b.WriteString(s[i:])
+				return b.String()
+			}
+			ref := s[i : i+3+end]
+			if v, ok := vars[ref[2:len(ref)-1]]; ok {
+				b.WriteString(v)
+			} else {
+				b.WriteString(ref)
+			}
+			i += len(ref) - 1
+		default:
+			b.WriteByte('$')
+		}
+	}
+	return b.String()
 }
 
 func checkAnnotations(a map[string]string) error {

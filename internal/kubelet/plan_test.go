@@ -5,9 +5,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/microvm-host/microvm/internal/spec"
 	"github.com/microvm-host/microvm/internal/state"
 )
 
@@ -44,7 +46,10 @@ func TestPlanPod(t *testing.T) {
 		{name: "too big", edit: func(p *corev1.Pod) {
 			p.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("4")}
 		}, refuse: "OutOfResources: the VM needs 4 vcpu and 512 MiB; this node has 3 CPU"},
-		{name: "command", edit: func(p *corev1.Pod) { p.Spec.Containers[0].Args = []string{"-v"} }, refuse: "Unsupported: container \"app\" sets command, args"},
+		{name: "unresolved env", edit: func(p *corev1.Pod) {
+			p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "NODE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "spec.nodeName"}}}}
+		}, refuse: "InvalidEnv: container \"app\": env NODE: valueFrom was not resolved"},
+		{name: "NUL in args", edit: func(p *corev1.Pod) { p.Spec.Containers[0].Args = []string{"a\x00b"} }, refuse: "InvalidSpec: pod default/app:"},
 		{name: "two containers", edit: func(p *corev1.Pod) { p.Spec.Containers = append(p.Spec.Containers, p.Spec.Containers[0]) }, refuse: "InvalidPod: the pod has 2 containers"},
 		{name: "bad spec", edit: func(p *corev1.Pod) { p.Spec.Containers[0].Image = "not a reference" }, refuse: "InvalidSpec: "},
 	} {
@@ -94,5 +99,63 @@ func TestVMName(t *testing.T) {
 	long.Namespace = strings.Repeat("n", 63)
 	if got := VMName(long); state.CheckName(got) != nil || len(got) > state.MaxNameLen {
 		t.Errorf("VMName of a long pod name %q: %v", got, state.CheckName(got))
+	}
+}
+
+// TestPlanPodProcess: a container's command, args, env and workingDir
+// become the spec's [process], which the spec parser reads back as set.
+func TestPlanPodProcess(t *testing.T) {
+	pod := testPod("app")
+	ctr := &pod.Spec.Containers[0]
+	ctr.Command = []string{"/bin/sh", "-c"}
+	ctr.Args = []string{`echo "$(GREETING) from $(pwd)" $$(GREETING) 'quote' "and\nnewline"`}
+	ctr.Env = []corev1.EnvVar{{Name: "GREETING", Value: "hello"}, {Name: "A", Value: "x=y"}, {Name: "EMPTY"}}
+	ctr.WorkingDir = "/srv"
+	p, err := PlanPod(pod, testNode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := spec.ParseBytes(p.VM, "plan", p.Spec)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, p.Spec)
+	}
+	want := &spec.Process{
+		Command:    []string{"/bin/sh", "-c"},
+		Args:       []string{`echo "hello from $(pwd)" $(GREETING) 'quote' "and\nnewline"`},
+		Env:        []string{"A=x=y", "EMPTY=", "GREETING=hello"},
+		WorkingDir: "/srv",
+	}
+	if diff := cmp.Diff(want, s.Process); diff != "" {
+		t.Errorf("process (-want +got):\n%s\nspec:\n%s", diff, p.Spec)
+	}
+	// A container that changes nothing leaves the image's process alone.
+	p, err = PlanPod(testPod("plain"), testNode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(p.Spec), "process") {
+		t.Errorf("spec of a plain container:\n%s", p.Spec)
+	}
+}
+
+func TestExpand(t *testing.T) {
+	vars := map[string]string{"A": "1", "B": "two words", "EMPTY": ""}
+	for in, want := range map[string]string{
+		"$(A)":           "1",
+		"x$(A)y$(B)z":    "x1ytwo wordsz",
+		"$(EMPTY)|":      "|",
+		"$(UNSET)":       "$(UNSET)",
+		"$$(A)":          "$(A)",
+		"$$":             "$",
+		"$A ${A} $":      "$A ${A} $",
+		"$(A":            "$(A",
+		"$()":            "$()",
+		"cost: 5$ $(A)":  "cost: 5$ 1",
+		"$(pwd) $(A)":    "$(pwd) 1",
+		"nested $($(A))": "nested $($(A))",
+	} {
+		if got := expand(in, vars); got != want {
+			t.Errorf("expand(%q) = %q; want %q", in, got, want)
+		}
 	}
 }

@@ -66,10 +66,6 @@ func Run(ctx context.Context, rc RunConfig) error {
 			c.NodeSpec = *rc.Provider.Node.Node()
 			c.EventRecorder = rc.Provider.Events
 			c.NumWorkers = workers
-			// The container's env is the Pod's as written: the service
-			// links and downward API references virtual-kubelet would
-			// resolve into it mean nothing to a VM (see PlanPod).
-			c.SkipDownwardAPIResolution = true
 			c.InformerResyncPeriod = time.Minute
 			c.HTTPListenAddr = rc.Listen
 			if rc.Listen != "" {

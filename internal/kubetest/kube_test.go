@@ -411,12 +411,24 @@ func testScaleDown(t *testing.T, c *cluster) {
 }
 
 // testLogs (scenario 2): the real TCG VM's console through kubectl's
-// path: client-go, the API server, the node's kubelet API.
+// path: client-go, the API server, the node's kubelet API. The Pod's
+// command, args, env (one from the downward API) and workingDir replace
+// the image's own process, as for a container.
 func testLogs(t *testing.T, c *cluster) {
 	ctx := t.Context()
-	image := pushImage(t, c.net, "hello", "sh", "-c", `echo "hello from a pod"; trap "echo bye; exit 0" TERM; while :; do sleep 1; done`)
+	image := pushImage(t, c.net, "hello", "sh", "-c", "echo the image default")
 	tmpl := vmPodSpec(image, nil)
-	tmpl.Spec.Containers[0].Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("256Mi")}
+	ctr := &tmpl.Spec.Containers[0]
+	ctr.Resources.Limits = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("256Mi")}
+	ctr.Command = []string{"sh", "-c"}
+	// $(GREETING) is the kubelet's expansion, $(pwd) the shell's.
+	ctr.Args = []string{`echo "hello from $(GREETING) $POD in $(pwd)"; trap "echo bye; exit 0" TERM; while :; do sleep 1; done`}
+	ctr.Env = []corev1.EnvVar{
+		{Name: "GREETING", Value: "a pod"},
+		{Name: "POD", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+	}
+	ctr.WorkingDir = "/srv"
+	const want = "hello from a pod hello in /srv"
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "hello"}, Spec: tmpl.Spec}
 	start := time.Now()
 	_, err := c.client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
@@ -437,7 +449,7 @@ func testLogs(t *testing.T, c *cluster) {
 		b, _ := io.ReadAll(rc)
 		rc.Close()
 		logs = string(b)
-		return strings.Contains(logs, "hello from a pod"), "logs so far:\n" + tail(logs, 10)
+		return strings.Contains(logs, want), "logs so far:\n" + tail(logs, 10)
 	})
 	t.Logf("real VM's output in kubectl logs after %s", time.Since(start).Round(100*time.Millisecond))
 	tl := int64(1)
