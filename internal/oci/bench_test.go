@@ -3,6 +3,7 @@ package oci
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -78,5 +79,50 @@ func BenchmarkRootDisk(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(float64(st.Blocks*512)/(1<<20), "disk-MiB-used")
+	})
+}
+
+// BenchmarkVMInitrd puts an image VM's initramfs into its directory, as
+// every start does: "link", the shared cache entry hard-linked (the image's
+// own process), against "own", a copy with the VM's process appended (a
+// [process] table, every Pod with env). The initramfs is the real one:
+// busybox standing in for the init, the host's newest kernel's modules.
+//
+//	go test -run '^$' -bench VMInitrd ./internal/oci/
+func BenchmarkVMInitrd(b *testing.B) {
+	if _, err := os.Stat(guest.DefaultBusybox); err != nil {
+		b.Skipf("needs a static binary to stand in for the init: %v", err)
+	}
+	modules := ""
+	if k, _, err := guest.DefaultKernel(); err == nil {
+		modules = filepath.Join("/lib/modules", strings.TrimPrefix(filepath.Base(k), "vmlinuz-"))
+	}
+	root := b.TempDir()
+	c := &Cache{Dir: filepath.Join(root, ".images"), Locks: filepath.Join(root, ".locks"), Staging: filepath.Join(root, ".tmp"), Group: -1}
+	initrd, err := c.Initrd(b.Context(), guest.DefaultBusybox, modules)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fi, err := os.Stat(initrd)
+	if err != nil {
+		b.Fatal(err)
+	}
+	vmDir := b.TempDir()
+	// A Pod's: a command, a few variables and the service links.
+	proc := []byte(`{"args":["sh","-c","exec httpd -f -v -p 80"],"env":[` + strings.Repeat(`"KUBERNETES_SERVICE_PORT_HTTPS=443",`, 40) + `"POD=web-7d9f8-abcde"],"workingDir":"/srv/www"}`)
+	b.Run("link", func(b *testing.B) {
+		for b.Loop() {
+			if err := c.Link(initrd, vmDir, "image-initrd.img"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("own", func(b *testing.B) {
+		for b.Loop() {
+			if err := c.PlaceInitrdWith(initrd, vmDir, "image-initrd.img", map[string][]byte{"etc/microvm-process.json": proc}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.SetBytes(fi.Size())
 	})
 }
