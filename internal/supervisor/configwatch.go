@@ -1,15 +1,14 @@
 package supervisor
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/microvm-host/microvm/internal/inotify"
 )
 
 // configEvents are the ways a file is changed in place (IN_CLOSE_WRITE:
@@ -33,33 +32,29 @@ func WatchFile(ctx context.Context, path string, settle time.Duration, changed f
 	if dir == "" {
 		dir = "."
 	}
-	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	in, err := inotify.New()
 	if err != nil {
 		return fmt.Errorf("watching %s: %w", path, err)
 	}
-	// A non-blocking fd through os.NewFile uses the runtime's poller:
-	// reads can time out, and Close ends a blocked one.
-	f := os.NewFile(uintptr(fd), "inotify")
-	if _, err := unix.InotifyAddWatch(fd, dir, configEvents); err != nil {
-		f.Close()
+	if _, err := in.Add(dir, configEvents); err != nil {
+		in.Close()
 		return fmt.Errorf("watching %s: %w", path, err)
 	}
-	context.AfterFunc(ctx, func() { f.Close() })
+	context.AfterFunc(ctx, func() { in.Close() })
 	go func() {
-		buf := make([]byte, 64*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))
 		for {
-			f.SetReadDeadline(time.Time{})
-			n, err := f.Read(buf)
+			in.SetReadDeadline(time.Time{})
+			evs, err := in.Read()
 			if err != nil {
 				return // closed: ctx ended
 			}
-			if !names(buf[:n], base) {
+			if !names(evs, base) {
 				continue
 			}
 			// Swallow the rest of the burst.
-			f.SetReadDeadline(time.Now().Add(settle))
+			in.SetReadDeadline(time.Now().Add(settle))
 			for {
-				if _, err := f.Read(buf); err != nil {
+				if _, err := in.Read(); err != nil {
 					break
 				}
 			}
@@ -72,21 +67,13 @@ func WatchFile(ctx context.Context, path string, settle time.Duration, changed f
 	return nil
 }
 
-// names reports whether the inotify events in b name base.
-func names(b []byte, base string) bool {
-	for len(b) >= unix.SizeofInotifyEvent {
-		n := int(binary.NativeEndian.Uint32(b[12:16]))
-		if len(b) < unix.SizeofInotifyEvent+n {
-			return false
-		}
-		name := b[unix.SizeofInotifyEvent : unix.SizeofInotifyEvent+n]
-		if i := bytes.IndexByte(name, 0); i >= 0 {
-			name = name[:i]
-		}
-		if string(name) == base {
+// names reports whether one of evs names base, or may have: events
+// were lost.
+func names(evs []inotify.Event, base string) bool {
+	for _, e := range evs {
+		if e.Name == base || e.Overflow() {
 			return true
 		}
-		b = b[unix.SizeofInotifyEvent+n:]
 	}
 	return false
 }

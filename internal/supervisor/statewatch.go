@@ -1,9 +1,7 @@
 package supervisor
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/microvm-host/microvm/internal/inotify"
 	"github.com/microvm-host/microvm/internal/state"
 )
 
@@ -28,8 +27,8 @@ import (
 // staged directory with a rename, remove renames it into .tmp), and each
 // VM directory for its current link only. A VM directory also holds the
 // volume images the hypervisor writes, so a watch there that included
-// IN_MODIFY would wake the daemon on every guest disk write; that is
-// why this is not fsnotify, which always asks for IN_MODIFY.
+// IN_MODIFY would wake the daemon on every guest disk write (see package
+// inotify).
 const (
 	rootEvents = unix.IN_ONLYDIR | unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_TO | unix.IN_MOVED_FROM
 	vmEvents   = unix.IN_ONLYDIR | unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_TO | unix.IN_MOVED_FROM
@@ -46,8 +45,7 @@ const watchPoll = 2 * time.Second
 // stateWatch turns changes of the state directory into events.
 type stateWatch struct {
 	d      *Daemon
-	f      *os.File // the inotify instance; nil: polling
-	fd     int
+	in     *inotify.Instance // nil: polling
 	rootWD int
 	vmWD   map[int]string // watch → VM
 	wdOf   map[string]int
@@ -60,15 +58,12 @@ type stateWatch struct {
 // returns once the watches are in place.
 func (d *Daemon) watchState() {
 	s := &stateWatch{d: d, rootWD: -1, vmWD: map[int]string{}, wdOf: map[string]int{}, known: map[string]string{}}
-	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	in, err := inotify.New()
 	if err != nil {
 		d.Log.Warn("watching the state directory: inotify unavailable; looking every "+watchPoll.String()+" instead", "err", err)
 	} else {
-		s.fd = fd
-		// os.NewFile registers the non-blocking fd with the runtime's
-		// poller: reads can then time out, and Close ends a blocked one.
-		s.f = os.NewFile(uintptr(fd), "inotify")
-		context.AfterFunc(d.ctx, func() { s.f.Close() })
+		s.in = in
+		context.AfterFunc(d.ctx, func() { in.Close() })
 	}
 	s.addRoot()
 	s.scan(change{root: true}, false)
@@ -77,10 +72,10 @@ func (d *Daemon) watchState() {
 
 // addRoot watches the root, when there is one and inotify is.
 func (s *stateWatch) addRoot() {
-	if s.f == nil || s.rootWD >= 0 {
+	if s.in == nil || s.rootWD >= 0 {
 		return
 	}
-	wd, err := unix.InotifyAddWatch(s.fd, s.d.State.Root, rootEvents)
+	wd, err := s.in.Add(s.d.State.Root, rootEvents)
 	if err == nil {
 		s.rootWD = wd
 	} else if !errors.Is(err, unix.ENOENT) {
@@ -89,11 +84,10 @@ func (s *stateWatch) addRoot() {
 }
 
 func (s *stateWatch) run() {
-	if s.f == nil {
+	if s.in == nil {
 		s.poll()
 		return
 	}
-	buf := make([]byte, 64*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))
 	for {
 		if s.rootWD < 0 { // no state directory yet
 			select {
@@ -107,8 +101,8 @@ func (s *stateWatch) run() {
 			}
 			continue
 		}
-		s.f.SetReadDeadline(time.Time{})
-		n, err := s.f.Read(buf)
+		s.in.SetReadDeadline(time.Time{})
+		evs, err := s.in.Read()
 		if err != nil {
 			if s.d.ctx.Err() == nil {
 				s.d.Log.Warn("watching the state directory: reading inotify; created, updated and removed VMs are no longer reported", "err", err)
@@ -116,15 +110,15 @@ func (s *stateWatch) run() {
 			return
 		}
 		c := newChange()
-		s.parse(buf[:n], &c)
+		s.parse(evs, &c)
 		// More of the same change may follow: gather it.
-		s.f.SetReadDeadline(time.Now().Add(watchSettle))
+		s.in.SetReadDeadline(time.Now().Add(watchSettle))
 		for {
-			n, err := s.f.Read(buf)
+			evs, err := s.in.Read()
 			if err != nil {
 				break
 			}
-			s.parse(buf[:n], &c)
+			s.parse(evs, &c)
 		}
 		if s.d.ctx.Err() != nil {
 			return
@@ -155,17 +149,12 @@ type change struct {
 
 func newChange() change { return change{gone: map[string]bool{}, touched: map[string]bool{}} }
 
-// parse reads inotify events from b into c.
-func (s *stateWatch) parse(b []byte, c *change) {
-	for len(b) >= unix.SizeofInotifyEvent {
-		wd := int(int32(binary.NativeEndian.Uint32(b[0:])))
-		mask := binary.NativeEndian.Uint32(b[4:])
-		nameLen := int(binary.NativeEndian.Uint32(b[12:]))
-		end := min(unix.SizeofInotifyEvent+nameLen, len(b))
-		name := string(bytes.TrimRight(b[unix.SizeofInotifyEvent:end], "\x00"))
-		b = b[end:]
+// parse reads what evs say changed into c.
+func (s *stateWatch) parse(evs []inotify.Event, c *change) {
+	for _, e := range evs {
+		wd, mask, name := e.WD, e.Mask, e.Name
 		switch {
-		case mask&unix.IN_Q_OVERFLOW != 0:
+		case e.Overflow():
 			c.root, c.all = true, true
 		case mask&unix.IN_IGNORED != 0: // the watched directory is gone
 			if vm, ok := s.vmWD[wd]; ok {
@@ -209,7 +198,7 @@ func (s *stateWatch) scan(c change, announce bool) {
 			// it into .tmp.
 			delete(s.known, name)
 			if wd, ok := s.wdOf[name]; ok {
-				unix.InotifyRmWatch(s.fd, uint32(wd))
+				s.in.Remove(wd)
 				delete(s.wdOf, name)
 				delete(s.vmWD, wd)
 			}
@@ -269,10 +258,10 @@ func (s *stateWatch) vmNames() map[string]bool {
 
 // addVM watches the VM directory name for its current link.
 func (s *stateWatch) addVM(name string) {
-	if s.f == nil {
+	if s.in == nil {
 		return
 	}
-	wd, err := unix.InotifyAddWatch(s.fd, s.d.State.VMPath(name), vmEvents)
+	wd, err := s.in.Add(s.d.State.VMPath(name), vmEvents)
 	if err != nil {
 		if errors.Is(err, unix.ENOSPC) && !s.warned {
 			s.warned = true
