@@ -252,21 +252,31 @@ func syncDir(dir string) error {
 	return f.Sync()
 }
 
-// Link puts a hard link to the cache entry src into dir as name, made in
-// the staging directory and renamed into place, so that whatever is at
-// dir/name (the VM user can write dir) is replaced, never followed.
+// Link puts a hard link to the cache entry src into dir as name.
 func (c *Cache) Link(src, dir, name string) error {
+	return c.place(dir, name, func(tmp string) error {
+		if err := os.Link(src, tmp); err != nil {
+			return fmt.Errorf("linking %s: %w (the image cache and the VM directories must be on one file system)", src, err)
+		}
+		return nil
+	})
+}
+
+// place makes dir/name: mk makes it as tmp, in a staging directory of its
+// own, and it is renamed into place, so that whatever is at dir/name (the
+// VM user can write dir) is replaced, never followed.
+func (c *Cache) place(dir, name string, mk func(tmp string) error) error {
 	if err := os.MkdirAll(c.Staging, 0o700); err != nil {
 		return err
 	}
-	stage, err := os.MkdirTemp(c.Staging, c.Prefix+"link-")
+	stage, err := os.MkdirTemp(c.Staging, c.Prefix+"place-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(stage)
 	tmp := filepath.Join(stage, name)
-	if err := os.Link(src, tmp); err != nil {
-		return fmt.Errorf("linking %s: %w (the image cache and the VM directories must be on one file system)", src, err)
+	if err := mk(tmp); err != nil {
+		return err
 	}
 	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		return fmt.Errorf("placing %s: %w", name, err)

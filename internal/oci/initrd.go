@@ -63,34 +63,21 @@ func (c *Cache) Initrd(ctx context.Context, init, modulesDir string) (string, er
 // initrd with files appended (guest.AppendFiles): a VM's own files, such
 // as its process (ociinit.ProcessFile), after what every VM of its kernel
 // shares. The copy is made in the staging directory, root:Group 0640 as
-// cache entries are, and renamed into place as Link's links are. It is
+// cache entries are, and put in place as Link's links are. It is
 // made again at every start, and not kept in the cache: a Pod's
 // environment differs from one replica to the next.
 func (c *Cache) PlaceInitrdWith(initrd, dir, name string, files map[string][]byte) error {
-	if err := os.MkdirAll(c.Staging, 0o700); err != nil {
-		return err
-	}
-	stage, err := os.MkdirTemp(c.Staging, c.Prefix+"initrd-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(stage)
-	tmp := filepath.Join(stage, name)
-	if err := copyAppending(initrd, tmp, files); err != nil {
-		return fmt.Errorf("the VM's initramfs: %w", err)
-	}
-	if c.Group >= 0 {
-		if err := os.Chown(tmp, 0, c.Group); err != nil {
-			return err
+	return c.place(dir, name, func(tmp string) error {
+		if err := copyAppending(initrd, tmp, files); err != nil {
+			return fmt.Errorf("the VM's initramfs: %w", err)
 		}
-	}
-	if err := os.Chmod(tmp, 0o640); err != nil { // whatever the umask
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return fmt.Errorf("placing %s: %w", name, err)
-	}
-	return nil
+		if c.Group >= 0 {
+			if err := os.Chown(tmp, 0, c.Group); err != nil {
+				return err
+			}
+		}
+		return os.Chmod(tmp, 0o640) // whatever the umask
+	})
 }
 
 // copyAppending copies src to the new file dst and appends files.
