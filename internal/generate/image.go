@@ -1,6 +1,8 @@
 package generate
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,11 +30,15 @@ type Image struct {
 	Modules string `json:"modules,omitempty"`
 	// Args is the process the image runs, for `microvm build` to show.
 	Args []string `json:"args,omitempty"`
-	// Process is what the VM runs instead of the image's own process,
-	// resolved from the spec's [process] and the image's config; nil
-	// when the spec has none. The host appends it to the VM's initramfs
-	// (ociinit.ProcessFile).
-	Process *ociinit.Process `json:"process,omitempty"`
+	// Entrypoint and Cmd are the image's, and ProcessSHA256 the hash of
+	// the spec's [process] (ProcessHash), for a spec that has one: the
+	// host makes the VM's process from them and the spec at each start
+	// (the spec's env can hold secrets, and the runner package is
+	// readable by everyone), and refuses a spec whose [process] no
+	// longer has the hash.
+	Entrypoint    []string `json:"entrypoint,omitempty"`
+	Cmd           []string `json:"cmd,omitempty"`
+	ProcessSHA256 string   `json:"processSHA256,omitempty"`
 }
 
 // checkImage makes sure an image spec comes with its resolution.
@@ -59,7 +65,23 @@ func hashImage(h io.Writer, img *Image) error {
 		return nil
 	}
 	c := *img
-	c.Args, c.Process = nil, nil // follow from Config and the spec
+	// These follow from Config and the spec.
+	c.Args, c.Entrypoint, c.Cmd, c.ProcessSHA256 = nil, nil, nil, ""
 	io.WriteString(h, "image\x00")
 	return json.NewEncoder(h).Encode(c)
+}
+
+// ProcessHash is the hash of a spec's [process] table that build.json
+// records (Image.ProcessSHA256).
+func ProcessHash(p *spec.Process) string {
+	b, _ := json.Marshal(p) // strings only: cannot fail
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// VMProcess is what the guest's init runs instead of the image's
+// process (ociinit.ProcessFile): the image's entrypoint and cmd as the
+// spec's [process] changes them, its env entries and working directory.
+func (img *Image) VMProcess(p *spec.Process) ociinit.Process {
+	return ociinit.Process{Args: ociinit.Argv(img.Entrypoint, img.Cmd, p.Command, p.Args), Env: p.Env, WorkingDir: p.WorkingDir}
 }

@@ -91,8 +91,8 @@ func (b Build) Describe() []string {
 	if i := b.Image; i != nil {
 		// The process comes from the image's config: escaped.
 		runs := "which runs %s"
-		if i.Process != nil {
-			runs = "running %s instead of its own process (the spec's [process])"
+		if i.ProcessSHA256 != "" {
+			runs = "running the spec's [process] instead of its own process (%s)"
 		}
 		out = append(out, fmt.Sprintf("Boots image %s (config %s), "+runs+".", printable.Text(i.Ref), i.Config, printable.Text(strings.Join(i.Args, " "))))
 	}

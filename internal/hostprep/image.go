@@ -59,6 +59,14 @@ func (p *Prep) ImageUp(ctx context.Context, vm, vmDir string, r *runner.Runner) 
 			return fmt.Errorf("not reading image %s as root: %w", img.Ref, err)
 		}
 	}
+	// The spec's [process], checked before anything is flattened or
+	// linked: a refusal leaves nothing behind.
+	var proc []byte
+	if img.ProcessSHA256 != "" {
+		if proc, err = p.vmProcess(vm, b); err != nil {
+			return err
+		}
+	}
 	c := p.imageCache(vm, filepath.Dir(dir))
 	disk, err := c.RootDisk(ctx, ref, img.Config, img.Manifest)
 	if err != nil {
@@ -71,16 +79,35 @@ func (p *Prep) ImageUp(ctx context.Context, vm, vmDir string, r *runner.Runner) 
 	if err := c.Link(disk, dir, state.ImageRootFile); err != nil {
 		return err
 	}
-	if img.Process == nil {
+	if proc == nil {
 		return c.Link(initrd, dir, state.ImageInitrdFile)
 	}
 	// The spec changes the image's process: this VM gets its own copy
 	// of the initramfs, with the process the init runs instead.
-	proc, err := json.Marshal(img.Process)
-	if err != nil {
-		return err
-	}
 	return c.PlaceInitrdWith(initrd, dir, state.ImageInitrdFile, map[string][]byte{ociinit.ProcessFile: proc})
+}
+
+// vmProcess makes the process file (ociinit.ProcessFile) of a VM whose
+// spec has a [process] table, from the spec, which must still have the
+// table the runner was built with, and the image's entrypoint and cmd
+// that build recorded.
+func (p *Prep) vmProcess(vm string, b generate.Build) ([]byte, error) {
+	s, err := p.builtSpec(b)
+	if err != nil {
+		return nil, err
+	}
+	if s.Process == nil {
+		return nil, fmt.Errorf("spec %s has no [process] any more, but the runner was built with one; %s", b.Spec, rebuildHint(vm))
+	}
+	if got := generate.ProcessHash(s.Process); got != b.Image.ProcessSHA256 {
+		return nil, fmt.Errorf("the [process] of spec %s changed since the runner was built (%.12s, now %.12s); %s",
+			b.Spec, b.Image.ProcessSHA256, got, rebuildHint(vm))
+	}
+	proc := b.Image.VMProcess(s.Process)
+	if err := proc.Check(); err != nil {
+		return nil, fmt.Errorf("spec %s: [process]: %w", b.Spec, err)
+	}
+	return json.Marshal(proc)
 }
 
 // ImageDown removes the VM's links to the image cache after it stopped;

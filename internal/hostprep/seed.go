@@ -54,21 +54,12 @@ func (p *Prep) SeedDown(ctx context.Context, vm, vmDir string, r *runner.Runner)
 	return nil
 }
 
-// composeSeed builds the seed from the spec the runner was built from,
-// reading only files the VM user cannot change or replace: root reads
-// them, and the seed is readable by the VM user.
-func (p *Prep) composeSeed(vm string, b generate.Build) (*cloudinit.Seed, error) {
-	vmUser := p.ID.VMUser()
-	check := func(what, path string) error {
-		if vmUser == nil {
-			return nil
-		}
-		if _, err := trust.CheckFile(path, *vmUser); err != nil {
-			return fmt.Errorf("not reading %s as root: %w", what, err)
-		}
-		return nil
-	}
-	if err := check("the spec", b.Spec); err != nil {
+// builtSpec reads the spec the runner b describes was built from, which
+// the runner package does not hold (cloud-init content and a [process]
+// env can be secret), as root: only if the VM user cannot change or
+// replace it.
+func (p *Prep) builtSpec(b generate.Build) (*spec.Spec, error) {
+	if err := p.checkReadable("the spec", b.Spec); err != nil {
 		return nil, err
 	}
 	s, err := spec.Parse(b.Spec)
@@ -76,12 +67,40 @@ func (p *Prep) composeSeed(vm string, b generate.Build) (*cloudinit.Seed, error)
 		return nil, fmt.Errorf("the spec the runner was built from: %w", err)
 	}
 	s.ResolvePaths(filepath.Dir(b.Spec))
-	rebuild := fmt.Sprintf("rebuild the runner (microvm update %s) to start with what the spec says now", vm)
+	return s, nil
+}
+
+// checkReadable refuses a file root would read and the VM user could
+// change or replace.
+func (p *Prep) checkReadable(what, path string) error {
+	vmUser := p.ID.VMUser()
+	if vmUser == nil {
+		return nil
+	}
+	if _, err := trust.CheckFile(path, *vmUser); err != nil {
+		return fmt.Errorf("not reading %s as root: %w", what, err)
+	}
+	return nil
+}
+
+// rebuildHint says how to start with what the spec says now.
+func rebuildHint(vm string) string {
+	return fmt.Sprintf("rebuild the runner (microvm update %s) to start with what the spec says now", vm)
+}
+
+// composeSeed builds the seed from the spec the runner was built from,
+// reading only files the VM user cannot change or replace: root reads
+// them, and the seed is readable by the VM user.
+func (p *Prep) composeSeed(vm string, b generate.Build) (*cloudinit.Seed, error) {
+	s, err := p.builtSpec(b)
+	if err != nil {
+		return nil, err
+	}
 	if s.CloudInit == nil {
-		return nil, fmt.Errorf("spec %s has no [cloudInit] any more, but the runner attaches a seed; %s", b.Spec, rebuild)
+		return nil, fmt.Errorf("spec %s has no [cloudInit] any more, but the runner attaches a seed; %s", b.Spec, rebuildHint(vm))
 	}
 	seed, err := generate.Seed(s, func(option, path string) ([]byte, error) {
-		if err := check(option+" "+path, path); err != nil {
+		if err := p.checkReadable(option+" "+path, path); err != nil {
 			return nil, err
 		}
 		return generate.ReadSeedFile(option, path)
@@ -91,7 +110,7 @@ func (p *Prep) composeSeed(vm string, b generate.Build) (*cloudinit.Seed, error)
 	}
 	if got := seed.SHA256(); got != b.CloudInit.SHA256 {
 		return nil, fmt.Errorf("the cloud-init content of spec %s changed since the runner was built (seed %.12s, now %.12s); %s",
-			b.Spec, b.CloudInit.SHA256, got, rebuild)
+			b.Spec, b.CloudInit.SHA256, got, rebuildHint(vm))
 	}
 	return seed, nil
 }

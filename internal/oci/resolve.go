@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -68,49 +67,19 @@ func Resolve(ctx context.Context, r imageref.Ref) (*Resolved, error) {
 	return res, nil
 }
 
-// WithProcess is the process of a VM whose spec changes its image's,
-// by the rules of a Kubernetes container (and `docker run --entrypoint`):
-// command replaces the entrypoint and drops the cmd; args replace the
-// cmd; env entries are added, replacing the image's of the same name in
-// place; workingDir replaces the image's. What is not set stays the
-// image's.
+// WithProcess is the whole process of a VM whose spec changes its
+// image's (ociinit.Argv, ociinit.MergeEnv): what the guest's init will
+// run, for build to check and show.
 func (r *Resolved) WithProcess(command, args, env []string, workingDir string) (ociinit.Process, error) {
-	argv := append([]string(nil), r.Entrypoint...)
-	if len(command) > 0 {
-		argv = append([]string(nil), command...)
+	p := ociinit.Process{
+		Args:       ociinit.Argv(r.Entrypoint, r.Cmd, command, args),
+		Env:        ociinit.MergeEnv(r.Process.Env, env),
+		WorkingDir: workingDir,
 	}
-	switch {
-	case len(args) > 0:
-		argv = append(argv, args...)
-	case len(command) == 0:
-		argv = append(argv, r.Cmd...)
-	}
-	p := ociinit.Process{Args: argv, Env: mergeEnv(r.Process.Env, env), WorkingDir: workingDir}
 	if err := p.Check(); err != nil {
 		return ociinit.Process{}, err
 	}
 	return p, nil
-}
-
-// mergeEnv is base with each NAME=VALUE of add set in it: in the place
-// of base's entry of that name, or at the end.
-func mergeEnv(base, add []string) []string {
-	out := append([]string(nil), base...)
-	at := map[string]int{}
-	for i, e := range out {
-		k, _, _ := strings.Cut(e, "=")
-		at[k] = i
-	}
-	for _, e := range add {
-		k, _, _ := strings.Cut(e, "=")
-		if i, ok := at[k]; ok {
-			out[i] = e
-			continue
-		}
-		at[k] = len(out)
-		out = append(out, e)
-	}
-	return out
 }
 
 // ProcessOf is the process an image runs, from its config: entrypoint

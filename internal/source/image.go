@@ -65,11 +65,11 @@ func (b *Builder) resolveImage(ctx context.Context, s *spec.Spec) (*generate.Ima
 	}
 	img := &generate.Image{Ref: ref.String(), Config: res.Config, Manifest: res.Manifest, Init: b.Init, Args: res.Process.Args}
 	if p := s.Process; p != nil {
-		proc, err := res.WithProcess(p.Command, p.Args, p.Env, p.WorkingDir)
-		if err != nil {
+		// Checked now, made again at each start (hostprep.ImageUp).
+		if _, err := res.WithProcess(p.Command, p.Args, p.Env, p.WorkingDir); err != nil {
 			return nil, fmt.Errorf("image %q with [process]: %w; expected command, or the image's entrypoint followed by args, to name a program", s.Image, err)
 		}
-		img.Process, img.Args = &proc, proc.Args
+		img.Entrypoint, img.Cmd, img.ProcessSHA256 = res.Entrypoint, res.Cmd, generate.ProcessHash(p)
 	}
 	if img.Init == "" {
 		img.Init = findInit(b.Microvm)

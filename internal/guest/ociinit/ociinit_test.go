@@ -199,7 +199,7 @@ func TestReadProcess(t *testing.T) {
 	}
 	c := &Config{Args: []string{"image"}, Env: []string{"B=2"}, WorkingDir: "/", User: "www", StopSignal: "SIGQUIT"}
 	p.Apply(c)
-	want := &Config{Args: []string{"sh", "-c", "pwd"}, Env: []string{"A=1"}, WorkingDir: "/srv", User: "www", StopSignal: "SIGQUIT"}
+	want := &Config{Args: []string{"sh", "-c", "pwd"}, Env: []string{"B=2", "A=1"}, WorkingDir: "/srv", User: "www", StopSignal: "SIGQUIT"}
 	if diff := cmp.Diff(want, c); diff != "" {
 		t.Errorf("applied (-want +got):\n%s", diff)
 	}

@@ -14,19 +14,59 @@ import (
 // image's (a [process] table, a Pod's command, args, env or workingDir),
 // is in the initramfs. The image's root disk, and with it ConfigFile, is
 // shared by every VM of the image; this file is not: the host appends it
-// to the VM's own copy of the initramfs (guest.AppendFiles).
+// to the VM's own copy of the initramfs (guest.AppendFiles) at each
+// start. It can hold secrets (a Pod's env from a Secret), so it is never
+// in the runner package, which everyone can read.
 const ProcessFile = "etc/microvm-process.json"
 
-// Process is what ProcessFile holds: the process as the host resolved
-// it from the image's config and the spec, whole, so that the init need
-// not know the rules by which one overrides the other. It replaces the
-// image's args, environment and working directory; its user and stop
-// signal stay the image's.
+// Process is what ProcessFile holds. Args, when set, replace the image's
+// (Argv made them); Env entries are added to the image's environment
+// (MergeEnv); WorkingDir, when set, replaces the image's. The user and
+// the stop signal stay the image's.
 type Process struct {
 	Args []string `json:"args"`
-	Env  []string `json:"env"`
+	Env  []string `json:"env,omitempty"`
 	// WorkingDir is absolute; "" means the image's.
 	WorkingDir string `json:"workingDir,omitempty"`
+}
+
+// Argv is the program and arguments of an image VM whose image has
+// entrypoint and cmd, changed by a spec's command and args by the rules of
+// a Kubernetes container (and `docker run --entrypoint`): command
+// replaces the entrypoint and drops the cmd; args replace the cmd.
+func Argv(entrypoint, cmd, command, args []string) []string {
+	argv := append([]string(nil), entrypoint...)
+	if len(command) > 0 {
+		argv = append([]string(nil), command...)
+	}
+	switch {
+	case len(args) > 0:
+		argv = append(argv, args...)
+	case len(command) == 0:
+		argv = append(argv, cmd...)
+	}
+	return argv
+}
+
+// MergeEnv is base with each NAME=VALUE of add set in it: in the place of
+// base's entry of that name, or at the end.
+func MergeEnv(base, add []string) []string {
+	out := append([]string(nil), base...)
+	at := map[string]int{}
+	for i, e := range out {
+		k, _, _ := strings.Cut(e, "=")
+		at[k] = i
+	}
+	for _, e := range add {
+		k, _, _ := strings.Cut(e, "=")
+		if i, ok := at[k]; ok {
+			out[i] = e
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, e)
+	}
+	return out
 }
 
 // Check refuses a process the init could not run as it is written.
@@ -50,10 +90,10 @@ func (p *Process) Check() error {
 	return nil
 }
 
-// Apply puts p in place of c's args, environment and working directory.
+// Apply changes c's args, environment and working directory as p says.
 func (p *Process) Apply(c *Config) {
 	c.Args = p.Args
-	c.Env = p.Env
+	c.Env = MergeEnv(c.Env, p.Env)
 	if p.WorkingDir != "" {
 		c.WorkingDir = p.WorkingDir
 	}
