@@ -28,7 +28,8 @@ type Resolved struct {
 	Manifest string
 	Process  ociinit.Config
 	// Entrypoint and Cmd are the image's, whose concatenation is
-	// Process.Args, for a spec that replaces one of them (WithProcess).
+	// Process.Args, for a spec that replaces one of them
+	// (ociinit.Argv).
 	Entrypoint, Cmd []string
 }
 
@@ -65,21 +66,6 @@ func Resolve(ctx context.Context, r imageref.Ref) (*Resolved, error) {
 	res.Process = p
 	res.Entrypoint, res.Cmd = cf.Config.Entrypoint, cf.Config.Cmd
 	return res, nil
-}
-
-// WithProcess is the whole process of a VM whose spec changes its
-// image's (ociinit.Argv, ociinit.MergeEnv): what the guest's init will
-// run, for build to check and show.
-func (r *Resolved) WithProcess(command, args, env []string, workingDir string) (ociinit.Process, error) {
-	p := ociinit.Process{
-		Args:       ociinit.Argv(r.Entrypoint, r.Cmd, command, args),
-		Env:        ociinit.MergeEnv(r.Process.Env, env),
-		WorkingDir: workingDir,
-	}
-	if err := p.Check(); err != nil {
-		return ociinit.Process{}, err
-	}
-	return p, nil
 }
 
 // ProcessOf is the process an image runs, from its config: entrypoint

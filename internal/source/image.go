@@ -65,11 +65,12 @@ func (b *Builder) resolveImage(ctx context.Context, s *spec.Spec) (*generate.Ima
 	}
 	img := &generate.Image{Ref: ref.String(), Config: res.Config, Manifest: res.Manifest, Init: b.Init, Args: res.Process.Args}
 	if p := s.Process; p != nil {
-		// Checked now, made again at each start (hostprep.ImageUp).
-		if _, err := res.WithProcess(p.Command, p.Args, p.Env, p.WorkingDir); err != nil {
+		img.Entrypoint, img.Cmd, img.ProcessSHA256 = res.Entrypoint, res.Cmd, generate.ProcessHash(p)
+		// Checked now as each start makes it (hostprep.ImageUp).
+		proc := img.VMProcess(p)
+		if err := proc.Check(); err != nil {
 			return nil, fmt.Errorf("image %q with [process]: %w; expected command, or the image's entrypoint followed by args, to name a program", s.Image, err)
 		}
-		img.Entrypoint, img.Cmd, img.ProcessSHA256 = res.Entrypoint, res.Cmd, generate.ProcessHash(p)
 	}
 	if img.Init == "" {
 		img.Init = findInit(b.Microvm)

@@ -215,3 +215,37 @@ func TestReadProcess(t *testing.T) {
 		}
 	}
 }
+
+// TestArgvMergeEnv: a spec's [process] changes the image's as a
+// Kubernetes container's command, args and env do.
+func TestArgvMergeEnv(t *testing.T) {
+	entry, cmd := []string{"/entry", "-x"}, []string{"serve", "--port=80"}
+	for _, tc := range []struct {
+		name          string
+		command, args []string
+		want          []string
+	}{
+		{"nothing", nil, nil, []string{"/entry", "-x", "serve", "--port=80"}},
+		{"args replace the cmd", nil, []string{"check"}, []string{"/entry", "-x", "check"}},
+		{"command drops the cmd", []string{"sh"}, nil, []string{"sh"}},
+		{"command and args", []string{"sh", "-c"}, []string{"echo hi"}, []string{"sh", "-c", "echo hi"}},
+	} {
+		if got := Argv(entry, cmd, tc.command, tc.args); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: Argv = %q; want %q", tc.name, got, tc.want)
+		}
+	}
+	base := []string{"PATH=/bin", "LANG=C", "A=1"}
+	got := MergeEnv(base, []string{"LANG=C.UTF-8", "B=2", "A=3"})
+	if want := []string{"PATH=/bin", "LANG=C.UTF-8", "A=3", "B=2"}; !slices.Equal(got, want) {
+		t.Errorf("MergeEnv = %q; want %q", got, want)
+	}
+	if base[1] != "LANG=C" {
+		t.Errorf("MergeEnv changed its base: %q", base)
+	}
+	// An image with only a cmd, and args replacing it with nothing to
+	// run: refused as the init would refuse it.
+	p := Process{Args: Argv(nil, []string{"x"}, nil, []string{""})}
+	if err := p.Check(); err == nil {
+		t.Error("Check accepted an empty program")
+	}
+}
